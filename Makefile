@@ -1,0 +1,50 @@
+# Two commands set up a fresh Debian 12 machine (as root) and use it:
+#   make demo   install what is missing, build, run the demo one-shot job on 2 ranks
+#   make test   install what is missing, build, run the whole suite through CTest
+# Other targets: deps, build, install, bench, clean.
+
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+# Debian 12 packages the build, the tests and the demo need.
+DEB_PACKAGES = build-essential cmake pkg-config libopenmpi-dev openmpi-bin \
+  libprotobuf-c-dev protobuf-c-compiler libhdf5-openmpi-dev hdf5-tools zlib1g-dev \
+  libzip-dev libopenblas-dev libcunit1-dev libonnx-dev libonnx-testdata libjansson-dev \
+  nodejs npm python3-numpy python3-onnx
+
+export OMPI_ALLOW_RUN_AS_ROOT = 1
+export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM = 1
+export OMPI_MCA_rmaps_base_oversubscribe = 1
+
+.PHONY: all deps build test demo install bench clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  apt-get -o DPkg::Lock::Timeout=600 update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $$missing; \
+	else echo "Debian packages: all present"; fi
+	@tools/setup_ort.sh
+
+build:
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: deps build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j 2 --timeout 900
+
+demo: deps build
+	OPENBLAS_NUM_THREADS=1 mpirun -np 2 $(BUILD_DIR)/sparsify one-shot \
+	  --use-case image_classification --zoo demo --model fashion-cnn --data fashion-cnn \
+	  --optim-level 0 --output demo-output
+	@echo "demo output: demo-output/model.onnx demo-output/report.json"
+
+install: build
+	cmake --install $(BUILD_DIR)
+
+clean:
+	rm -rf $(BUILD_DIR)

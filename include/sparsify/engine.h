@@ -1,0 +1,78 @@
+/*
+ * sparsify's ONNX execution engine.
+ *
+ * sp_engine_create() checks every node at load (unknown op, opset or attribute
+ * fails there, naming the node); sp_engine_run() plans for the given input
+ * shapes (shape inference, constant folding of shape subgraphs, a memory plan
+ * that reuses each buffer after its last use), caching the plan until the input
+ * shapes change, then executes. An observer sees each node's inputs and outputs
+ * right after the node runs, without copies: calibration hangs its statistics there.
+ */
+#ifndef SPARSIFY_ENGINE_H
+#define SPARSIFY_ENGINE_H
+
+#include <stddef.h>
+
+#include "sparsify/log.h"
+#include "sparsify/model.h"
+#include "sparsify/status.h"
+#include "sparsify/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct sp_engine;
+
+struct sp_engine_options {
+    int threads;                 /* BLAS threads; 0 keeps OPENBLAS_NUM_THREADS / default */
+    const struct sp_logger *log; /* may be NULL */
+};
+
+/* What an observer sees of one executed node. All pointers borrowed, valid only
+ * during the callback. Entries of inputs/outputs are NULL for omitted optionals. */
+struct sp_node_view {
+    int index;                   /* position in execution order */
+    const char *name;            /* node name (may be "") */
+    const char *op_type;
+    int n_inputs;
+    const char *const *input_names;
+    const struct sp_tensor *const *inputs;
+    const bool *input_is_const;  /* initializer / folded constant */
+    int n_outputs;
+    const char *const *output_names;
+    const struct sp_tensor *const *outputs;
+};
+
+typedef enum sp_status (*sp_engine_observer_fn)(void *user, const struct sp_node_view *node,
+                                                struct sp_error *err);
+
+/* Builds an engine for `model`, which must outlive it. */
+enum sp_status sp_engine_create(const struct sp_model *model, const struct sp_engine_options *opt,
+                                struct sp_engine **out, struct sp_error *err);
+void sp_engine_free(struct sp_engine *e);
+
+/*
+ * Runs the model. `inputs` holds one tensor per model input, in sp_model_input()
+ * order, with the batch dimension. `outputs` receives one owning tensor per
+ * model output (sp_model_output order); the caller frees them with
+ * sp_tensor_free. Errors: dtype or shape disagreeing with the model, shapes an
+ * op rejects, data-dependent failures (e.g. Gather index out of range).
+ */
+enum sp_status sp_engine_run(struct sp_engine *e, const struct sp_tensor *inputs, struct sp_tensor *outputs,
+                             struct sp_error *err);
+
+/* Installs (or with fn == NULL removes) the observer called after each
+ * non-constant node runs. A non-zero status from it stops the run. */
+void sp_engine_set_observer(struct sp_engine *e, sp_engine_observer_fn fn, void *user);
+
+/* Peak bytes of the activation arena of the current plan. */
+size_t sp_engine_arena_bytes(const struct sp_engine *e);
+
+/* Names of supported operators (domain "" unless prefixed), NULL-terminated. */
+const char *const *sp_engine_supported_ops(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
