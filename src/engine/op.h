@@ -36,6 +36,7 @@ struct sp_value {
     int producer;            /* node index, -1 for graph inputs and initializers */
     int last_use;            /* last node index reading it (planner) */
     bool is_graph_input, is_graph_output, is_initializer;
+    bool is_static;          /* const and independent of the input shapes */
     size_t arena_offset;
 };
 
@@ -101,5 +102,13 @@ enum sp_status sp_node_error(const struct sp_node *n, struct sp_error *err, enum
 /* Looks up an op implementation by type and domain ("" and "ai.onnx" are the
  * same); NULL if unsupported. */
 const struct sp_op *sp_op_find(const char *type, const char *domain);
+
+/* The registry in ops.def order, for documentation and tests: its length, and
+ * for entry i the op type and family named in ops.def and the implementation
+ * (NULL while the family file does not define it). */
+size_t sp_op_registry_size(void);
+const char *sp_op_registry_type(size_t i);
+const char *sp_op_registry_family(size_t i);
+const struct sp_op *sp_op_registry_at(size_t i);
 
 #endif

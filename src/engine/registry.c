@@ -33,6 +33,36 @@ static size_t sp_op_count(void)
     return n;
 }
 
+size_t sp_op_registry_size(void)
+{
+    return sp_op_count();
+}
+
+const struct sp_op *sp_op_registry_at(size_t i)
+{
+    return sp_op_table(i);
+}
+
+const char *sp_op_registry_type(size_t i)
+{
+    static const char *const types[] = {
+#define SP_OP(name, family) #name,
+#include "engine/ops/ops.def"
+#undef SP_OP
+    };
+    return i < sizeof types / sizeof types[0] ? types[i] : NULL;
+}
+
+const char *sp_op_registry_family(size_t i)
+{
+    static const char *const families[] = {
+#define SP_OP(name, family) #family,
+#include "engine/ops/ops.def"
+#undef SP_OP
+    };
+    return i < sizeof families / sizeof families[0] ? families[i] : NULL;
+}
+
 const struct sp_op *sp_op_find(const char *type, const char *domain)
 {
     if (!type)
