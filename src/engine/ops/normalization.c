@@ -1,0 +1,435 @@
+/*
+ * BatchNormalization (inference, opsets 7..15, incl. opset 7-8 'spatial'),
+ * LayerNormalization (opset 17) and InstanceNormalization (opsets 6..18),
+ * float32.
+ *
+ * Batch normalization in inference is an affine map per channel, so it is
+ * folded into y = x * a + b with a and b computed once per run (the statistics
+ * may be graph inputs, not only initializers). Layer and instance
+ * normalization compute their statistics in two passes with double
+ * accumulators: one-pass E[x^2] - E[x]^2 loses every digit on activations with
+ * a large mean, which transformers do produce.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/attr.h"
+#include "engine/ops/im2col.h"
+
+static void norm_free(struct sp_node *n)
+{
+    free(n->state);
+    n->state = NULL;
+}
+
+static int count_outputs(const struct sp_node *n)
+{
+    int c = 0;
+    for (int i = 0; i < n->n_outputs; i++)
+        c += n->outputs[i] != NULL;
+    return c;
+}
+
+/* Mean and 1/sqrt(var + eps) of `len` floats, two passes in double. */
+static void moments(const float *x, int64_t len, float eps, double *mean_out, double *inv_out)
+{
+    double sum = 0.0;
+    for (int64_t i = 0; i < len; i++)
+        sum += x[i];
+    double mean = sum / (double)len, sq = 0.0;
+    for (int64_t i = 0; i < len; i++) {
+        double d = x[i] - mean;
+        sq += d * d;
+    }
+    *mean_out = mean;
+    *inv_out = 1.0 / sqrt(sq / (double)len + (double)eps);
+}
+
+/* ------------------------------------------------- BatchNormalization */
+
+struct bn_state {
+    float epsilon;
+    bool spatial;
+    int64_t batch, channels, plane; /* plane: product of the spatial dims */
+};
+
+static enum sp_status bn_init_common(struct sp_node *n, struct sp_error *err)
+{
+    static const char *const known_7[] = {"epsilon", "momentum", "spatial", NULL};
+    static const char *const known_9[] = {"epsilon", "momentum", NULL};
+    static const char *const known_14[] = {"epsilon", "momentum", "training_mode", NULL};
+    const char *const *known = n->opset >= 14 ? known_14 : n->opset >= 9 ? known_9 : known_7;
+    enum sp_status st = sp_attr_check_known(n, known, err);
+    if (st)
+        return st;
+    if (n->n_inputs != 5)
+        return sp_node_error(n, err, SP_ERR_FORMAT, "expects inputs X, scale, B, mean and var, got %d inputs",
+                             n->n_inputs);
+    for (int i = 0; i < 5; i++)
+        if (!n->inputs[i])
+            return sp_node_error(n, err, SP_ERR_FORMAT, "input %d is required", i);
+    struct bn_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return sp_node_error(n, err, SP_ERR_NOMEM, "out of memory");
+    n->state = s;
+    int64_t training = 0, spatial = 1;
+    if ((st = sp_attr_float(n, "epsilon", 1e-5f, &s->epsilon, err)) ||
+        (st = sp_attr_int(n, "training_mode", 0, &training, err)) ||
+        (st = sp_attr_int(n, "spatial", 1, &spatial, err)))
+        return st;
+    if (training != 0)
+        return sp_node_error(n, err, SP_ERR_UNSUPPORTED, "training_mode=%lld is not supported (inference only)",
+                             (long long)training);
+    s->spatial = spatial != 0;
+    if (n->n_outputs < 1 || !n->outputs[0] || count_outputs(n) != 1)
+        return sp_node_error(n, err, SP_ERR_UNSUPPORTED,
+                             "only the output Y is supported: running or saved statistics are training outputs");
+    return SP_OK;
+}
+
+static enum sp_status bn_init(struct sp_node *n, struct sp_error *err)
+{
+    enum sp_status st = bn_init_common(n, err);
+    if (st)
+        norm_free(n);
+    return st;
+}
+
+static enum sp_status bn_prepare(struct sp_node *n, struct sp_error *err)
+{
+    static const char *const names[] = {"X", "scale", "B", "mean", "var"};
+    struct bn_state *s = n->state;
+    enum sp_status st;
+    for (int i = 0; i < 5; i++)
+        if ((st = sp_op_need_float(n, i, names[i], err)))
+            return st;
+    const struct sp_tensor *x = sp_node_in(n, 0);
+    if (x->ndim < 2)
+        return sp_node_error(n, err, SP_ERR_MISMATCH, "input X must have rank >= 2 (N, C, ...), got %d", x->ndim);
+    s->batch = x->dims[0];
+    s->channels = x->dims[1];
+    s->plane = 1;
+    for (int i = 2; i < x->ndim; i++)
+        s->plane *= x->dims[i];
+    /* spatial = 0 (opsets 7-8) keeps one statistic per activation: C x spatial values. */
+    int64_t want = s->spatial ? s->channels : s->channels * s->plane;
+    for (int i = 1; i < 5; i++) {
+        const struct sp_tensor *p = sp_node_in(n, i);
+        if (sp_tensor_numel(p) != want || (s->spatial && p->ndim != 1))
+            return sp_node_error(n, err, SP_ERR_MISMATCH, "input %s must hold %lld values (%s), got rank %d", names[i],
+                                 (long long)want, s->spatial ? "one per channel" : "one per channel and position",
+                                 p->ndim);
+    }
+    n->scratch_bytes = 0;
+    sp_node_set_out(n, 0, SP_DTYPE_FLOAT, x->ndim, x->dims);
+    return SP_OK;
+}
+
+static enum sp_status bn_run(struct sp_node *n, void *scratch, struct sp_error *err)
+{
+    const struct bn_state *s = n->state;
+    const float *x = sp_node_in(n, 0)->data, *scale = sp_node_in(n, 1)->data, *bias = sp_node_in(n, 2)->data;
+    const float *mean = sp_node_in(n, 3)->data, *var = sp_node_in(n, 4)->data;
+    float *y = sp_node_out(n, 0)->data;
+    for (int64_t b = 0; b < s->batch; b++) {
+        for (int64_t c = 0; c < s->channels; c++) {
+            const float *xp = x + (b * s->channels + c) * s->plane;
+            float *yp = y + (b * s->channels + c) * s->plane;
+            if (s->spatial) {
+                float a = scale[c] / sqrtf(var[c] + s->epsilon);
+                float sh = bias[c] - mean[c] * a;
+                for (int64_t i = 0; i < s->plane; i++)
+                    yp[i] = xp[i] * a + sh;
+            } else {
+                int64_t o = c * s->plane;
+                for (int64_t i = 0; i < s->plane; i++) {
+                    float a = scale[o + i] / sqrtf(var[o + i] + s->epsilon);
+                    yp[i] = (xp[i] - mean[o + i]) * a + bias[o + i];
+                }
+            }
+        }
+    }
+    return SP_OK;
+}
+
+const struct sp_op sp_op_BatchNormalization = {
+    .type = "BatchNormalization",
+    .domain = "",
+    .opset_min = 7,
+    .opset_max = 18,
+    .init = bn_init,
+    .prepare = bn_prepare,
+    .run = bn_run,
+    .free = norm_free,
+};
+
+/* ------------------------------------------------- LayerNormalization */
+
+struct ln_state {
+    int64_t axis_attr;
+    float epsilon;
+    int axis;
+    int64_t outer, inner;
+    /* Scale / B are expanded into scratch when they broadcast over the
+     * normalized axes instead of matching them exactly. */
+    bool expand_scale, expand_bias;
+    int n_norm;                       /* rank - axis */
+    int64_t norm_dims[SP_MAX_DIMS];
+    int64_t scale_step[SP_MAX_DIMS], bias_step[SP_MAX_DIMS];
+};
+
+static enum sp_status ln_init_common(struct sp_node *n, struct sp_error *err)
+{
+    static const char *const known[] = {"axis", "epsilon", "stash_type", NULL};
+    enum sp_status st = sp_attr_check_known(n, known, err);
+    if (st)
+        return st;
+    if (n->n_inputs < 2 || n->n_inputs > 3 || !n->inputs[0] || !n->inputs[1])
+        return sp_node_error(n, err, SP_ERR_FORMAT, "expects inputs X, Scale and an optional B, got %d inputs",
+                             n->n_inputs);
+    if (n->n_outputs < 1 || n->n_outputs > 3 || !n->outputs[0])
+        return sp_node_error(n, err, SP_ERR_FORMAT, "expects output Y and optional Mean, InvStdDev, got %d outputs",
+                             n->n_outputs);
+    struct ln_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return sp_node_error(n, err, SP_ERR_NOMEM, "out of memory");
+    n->state = s;
+    int64_t stash;
+    if ((st = sp_attr_int(n, "axis", -1, &s->axis_attr, err)) ||
+        (st = sp_attr_float(n, "epsilon", 1e-5f, &s->epsilon, err)) ||
+        (st = sp_attr_int(n, "stash_type", 1, &stash, err)))
+        return st;
+    if (stash != SP_DTYPE_FLOAT)
+        return sp_node_error(n, err, SP_ERR_UNSUPPORTED, "stash_type %lld is not supported (only 1, float)",
+                             (long long)stash);
+    return SP_OK;
+}
+
+static enum sp_status ln_init(struct sp_node *n, struct sp_error *err)
+{
+    enum sp_status st = ln_init_common(n, err);
+    if (st)
+        norm_free(n);
+    return st;
+}
+
+/* Steps of a parameter broadcast (numpy, right-aligned) over the normalized
+ * dims; false if it does not broadcast. *exact is true if no expansion is needed. */
+static bool ln_param_steps(const struct ln_state *s, const struct sp_tensor *p, int64_t *step, bool *exact)
+{
+    if (p->ndim > s->n_norm)
+        return false;
+    int64_t stride = 1;
+    *exact = true;
+    for (int i = s->n_norm - 1; i >= 0; i--) {
+        int ip = i - (s->n_norm - p->ndim);
+        int64_t d = ip >= 0 ? p->dims[ip] : 1;
+        if (d != s->norm_dims[i] && d != 1)
+            return false;
+        if (d != s->norm_dims[i])
+            *exact = false;
+        step[i] = d == 1 ? 0 : stride;
+        stride *= d;
+    }
+    return true;
+}
+
+static enum sp_status ln_prepare(struct sp_node *n, struct sp_error *err)
+{
+    struct ln_state *s = n->state;
+    enum sp_status st;
+    if ((st = sp_op_need_float(n, 0, "X", err)) || (st = sp_op_need_float(n, 1, "Scale", err)))
+        return st;
+    const struct sp_tensor *x = sp_node_in(n, 0), *scale = sp_node_in(n, 1), *bias = sp_node_in(n, 2);
+    if (bias && (st = sp_op_need_float(n, 2, "B", err)))
+        return st;
+    if (x->ndim < 1)
+        return sp_node_error(n, err, SP_ERR_MISMATCH, "input X must have rank >= 1");
+    if ((st = sp_axis_normalize(n, s->axis_attr, x->ndim, &s->axis, err)))
+        return st;
+    s->outer = s->inner = 1;
+    for (int i = 0; i < s->axis; i++)
+        s->outer *= x->dims[i];
+    s->n_norm = x->ndim - s->axis;
+    for (int i = s->axis; i < x->ndim; i++) {
+        s->inner *= x->dims[i];
+        s->norm_dims[i - s->axis] = x->dims[i];
+    }
+    bool exact;
+    if (!ln_param_steps(s, scale, s->scale_step, &exact))
+        return sp_node_error(n, err, SP_ERR_MISMATCH, "Scale does not broadcast to the normalized axes %d..%d",
+                             s->axis, x->ndim - 1);
+    s->expand_scale = !exact;
+    s->expand_bias = false;
+    if (bias) {
+        if (!ln_param_steps(s, bias, s->bias_step, &exact))
+            return sp_node_error(n, err, SP_ERR_MISMATCH, "B does not broadcast to the normalized axes %d..%d",
+                                 s->axis, x->ndim - 1);
+        s->expand_bias = !exact;
+    }
+    n->scratch_bytes = (size_t)((s->expand_scale + s->expand_bias) * s->inner) * sizeof(float);
+    sp_node_set_out(n, 0, SP_DTYPE_FLOAT, x->ndim, x->dims);
+    int64_t stat_dims[SP_MAX_DIMS];
+    for (int i = 0; i < x->ndim; i++)
+        stat_dims[i] = i < s->axis ? x->dims[i] : 1;
+    sp_node_set_out(n, 1, SP_DTYPE_FLOAT, x->ndim, stat_dims);
+    sp_node_set_out(n, 2, SP_DTYPE_FLOAT, x->ndim, stat_dims);
+    return SP_OK;
+}
+
+static void ln_expand(const struct ln_state *s, const float *src, const int64_t *step, float *dst)
+{
+    int64_t idx[SP_MAX_DIMS] = {0}, off = 0;
+    for (int64_t t = 0; t < s->inner; t++) {
+        dst[t] = src[off];
+        for (int i = s->n_norm - 1; i >= 0; i--) {
+            idx[i]++;
+            off += step[i];
+            if (idx[i] < s->norm_dims[i])
+                break;
+            off -= step[i] * idx[i];
+            idx[i] = 0;
+        }
+    }
+}
+
+static enum sp_status ln_run(struct sp_node *n, void *scratch, struct sp_error *err)
+{
+    const struct ln_state *s = n->state;
+    const float *x = sp_node_in(n, 0)->data, *scale = sp_node_in(n, 1)->data;
+    const struct sp_tensor *bt = sp_node_in(n, 2);
+    const float *bias = bt ? bt->data : NULL;
+    float *y = sp_node_out(n, 0)->data;
+    struct sp_tensor *mt = sp_node_out(n, 1), *it = sp_node_out(n, 2);
+    float *buf = scratch;
+    if (s->expand_scale) {
+        ln_expand(s, scale, s->scale_step, buf);
+        scale = buf;
+        buf += s->inner;
+    }
+    if (s->expand_bias) {
+        ln_expand(s, bias, s->bias_step, buf);
+        bias = buf;
+    }
+    for (int64_t r = 0; r < s->outer; r++) {
+        const float *xr = x + r * s->inner;
+        float *yr = y + r * s->inner;
+        double mean, inv;
+        moments(xr, s->inner, s->epsilon, &mean, &inv);
+        float m = (float)mean, is = (float)inv;
+        if (bias) {
+            for (int64_t i = 0; i < s->inner; i++)
+                yr[i] = (xr[i] - m) * is * scale[i] + bias[i];
+        } else {
+            for (int64_t i = 0; i < s->inner; i++)
+                yr[i] = (xr[i] - m) * is * scale[i];
+        }
+        if (mt)
+            ((float *)mt->data)[r] = m;
+        if (it)
+            ((float *)it->data)[r] = is;
+    }
+    return SP_OK;
+}
+
+const struct sp_op sp_op_LayerNormalization = {
+    .type = "LayerNormalization",
+    .domain = "",
+    .opset_min = 17,
+    .opset_max = 18,
+    .init = ln_init,
+    .prepare = ln_prepare,
+    .run = ln_run,
+    .free = norm_free,
+};
+
+/* ---------------------------------------------- InstanceNormalization */
+
+struct in_state {
+    float epsilon;
+    int64_t batch, channels, plane;
+};
+
+static enum sp_status in_init_common(struct sp_node *n, struct sp_error *err)
+{
+    static const char *const known[] = {"epsilon", NULL};
+    enum sp_status st = sp_attr_check_known(n, known, err);
+    if (st)
+        return st;
+    if (n->n_inputs != 3 || !n->inputs[0] || !n->inputs[1] || !n->inputs[2])
+        return sp_node_error(n, err, SP_ERR_FORMAT, "expects inputs X, scale and B, got %d inputs", n->n_inputs);
+    if (n->n_outputs != 1 || !n->outputs[0])
+        return sp_node_error(n, err, SP_ERR_FORMAT, "expects exactly one output, got %d", n->n_outputs);
+    struct in_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return sp_node_error(n, err, SP_ERR_NOMEM, "out of memory");
+    n->state = s;
+    return sp_attr_float(n, "epsilon", 1e-5f, &s->epsilon, err);
+}
+
+static enum sp_status in_init(struct sp_node *n, struct sp_error *err)
+{
+    enum sp_status st = in_init_common(n, err);
+    if (st)
+        norm_free(n);
+    return st;
+}
+
+static enum sp_status in_prepare(struct sp_node *n, struct sp_error *err)
+{
+    struct in_state *s = n->state;
+    enum sp_status st;
+    if ((st = sp_op_need_float(n, 0, "X", err)) || (st = sp_op_need_float(n, 1, "scale", err)) ||
+        (st = sp_op_need_float(n, 2, "B", err)))
+        return st;
+    const struct sp_tensor *x = sp_node_in(n, 0);
+    if (x->ndim < 3)
+        return sp_node_error(n, err, SP_ERR_MISMATCH, "input X must have rank >= 3 (N, C, D1, ...), got %d",
+                             x->ndim);
+    s->batch = x->dims[0];
+    s->channels = x->dims[1];
+    s->plane = 1;
+    for (int i = 2; i < x->ndim; i++)
+        s->plane *= x->dims[i];
+    for (int i = 1; i < 3; i++) {
+        const struct sp_tensor *p = sp_node_in(n, i);
+        if (p->ndim != 1 || p->dims[0] != s->channels)
+            return sp_node_error(n, err, SP_ERR_MISMATCH, "input %s must have shape [%lld]", i == 1 ? "scale" : "B",
+                                 (long long)s->channels);
+    }
+    if (s->plane < 1)
+        return sp_node_error(n, err, SP_ERR_MISMATCH, "input X has an empty spatial axis");
+    n->scratch_bytes = 0;
+    sp_node_set_out(n, 0, SP_DTYPE_FLOAT, x->ndim, x->dims);
+    return SP_OK;
+}
+
+static enum sp_status in_run(struct sp_node *n, void *scratch, struct sp_error *err)
+{
+    const struct in_state *s = n->state;
+    const float *x = sp_node_in(n, 0)->data, *scale = sp_node_in(n, 1)->data, *bias = sp_node_in(n, 2)->data;
+    float *y = sp_node_out(n, 0)->data;
+    for (int64_t b = 0; b < s->batch; b++)
+        for (int64_t c = 0; c < s->channels; c++) {
+            const float *xp = x + (b * s->channels + c) * s->plane;
+            float *yp = y + (b * s->channels + c) * s->plane;
+            double mean, inv;
+            moments(xp, s->plane, s->epsilon, &mean, &inv);
+            float a = (float)(inv * scale[c]), sh = (float)(bias[c] - mean * inv * scale[c]);
+            for (int64_t i = 0; i < s->plane; i++)
+                yp[i] = xp[i] * a + sh;
+        }
+    return SP_OK;
+}
+
+const struct sp_op sp_op_InstanceNormalization = {
+    .type = "InstanceNormalization",
+    .domain = "",
+    .opset_min = 6,
+    .opset_max = 18,
+    .init = in_init,
+    .prepare = in_prepare,
+    .run = in_run,
+    .free = norm_free,
+};

@@ -1,0 +1,271 @@
+/*
+ * MaxPool (opsets 1..18), AveragePool (1..18), GlobalAveragePool and
+ * GlobalMaxPool (1..18), float32, 1-D to 3-D windows.
+ *
+ * Pools share the Conv window rules (im2col.h). For each output position the
+ * window is clipped to the input once per axis, so the inner loops carry no
+ * bounds tests. Padding never contributes to a maximum; for an average it
+ * counts in the divisor only with count_include_pad, and then only up to the
+ * end padding (a ceil_mode window that overhangs it is not charged for the
+ * overhang), as ONNX Runtime does. MaxPool's optional Indices output holds
+ * row-major offsets into the whole input tensor (storage_order 0).
+ */
+#include <float.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/attr.h"
+#include "engine/ops/im2col.h"
+
+enum pool_kind { POOL_MAX, POOL_AVG, POOL_GLOBAL_MAX, POOL_GLOBAL_AVG };
+
+struct pool_state {
+    enum pool_kind kind;
+    struct sp_win_attrs a;
+    bool count_include_pad;
+    struct sp_win win;  /* resolved by prepare */
+    int64_t planes;     /* N x C */
+    int64_t plane_in;   /* spatial size of the input */
+};
+
+static void pool_free(struct sp_node *n)
+{
+    free(n->state);
+    n->state = NULL;
+}
+
+static enum sp_status pool_init_common(struct sp_node *n, enum pool_kind kind, struct sp_error *err)
+{
+    static const char *const max_attrs[] = {"auto_pad", "ceil_mode",   "dilations", "kernel_shape",
+                                            "pads",     "storage_order", "strides", NULL};
+    static const char *const avg_attrs[] = {"auto_pad", "ceil_mode", "count_include_pad", "kernel_shape",
+                                            "pads",     "strides",   NULL};
+    static const char *const no_attrs[] = {NULL};
+    const char *const *known = kind == POOL_MAX ? max_attrs : kind == POOL_AVG ? avg_attrs : no_attrs;
+    enum sp_status st = sp_attr_check_known(n, known, err);
+    if (st)
+        return st;
+    if (n->n_inputs != 1 || !n->inputs[0])
+        return sp_node_error(n, err, SP_ERR_FORMAT, "expects one input X, got %d inputs", n->n_inputs);
+    int max_out = kind == POOL_MAX ? 2 : 1;
+    if (n->n_outputs < 1 || n->n_outputs > max_out || !n->outputs[0])
+        return sp_node_error(n, err, SP_ERR_FORMAT, "expects %s, got %d outputs",
+                             max_out == 2 ? "output Y and an optional Indices" : "one output Y", n->n_outputs);
+    struct pool_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return sp_node_error(n, err, SP_ERR_NOMEM, "out of memory");
+    n->state = s;
+    s->kind = kind;
+    if (kind == POOL_GLOBAL_MAX || kind == POOL_GLOBAL_AVG)
+        return SP_OK;
+    if ((st = sp_win_attrs_read(n, kind == POOL_MAX, true, &s->a, err)))
+        return st;
+    if (!s->a.n_kernel)
+        return sp_node_error(n, err, SP_ERR_FORMAT, "attribute 'kernel_shape' is required");
+    if (kind == POOL_MAX) {
+        int64_t order;
+        if ((st = sp_attr_int(n, "storage_order", 0, &order, err)))
+            return st;
+        if (order != 0)
+            return sp_node_error(n, err, SP_ERR_UNSUPPORTED,
+                                 "storage_order %lld is not supported (only 0, row-major indices)", (long long)order);
+    } else {
+        int64_t cip;
+        if ((st = sp_attr_int(n, "count_include_pad", 0, &cip, err)))
+            return st;
+        if (cip != 0 && cip != 1)
+            return sp_node_error(n, err, SP_ERR_FORMAT, "attribute 'count_include_pad' must be 0 or 1");
+        s->count_include_pad = cip == 1;
+    }
+    return SP_OK;
+}
+
+#define POOL_INIT(name, kind)                                                                                    \
+    static enum sp_status name(struct sp_node *n, struct sp_error *err)                                          \
+    {                                                                                                            \
+        enum sp_status st = pool_init_common(n, kind, err);                                                      \
+        if (st)                                                                                                  \
+            pool_free(n);                                                                                        \
+        return st;                                                                                               \
+    }
+POOL_INIT(maxpool_init, POOL_MAX)
+POOL_INIT(avgpool_init, POOL_AVG)
+POOL_INIT(gmaxpool_init, POOL_GLOBAL_MAX)
+POOL_INIT(gavgpool_init, POOL_GLOBAL_AVG)
+
+static enum sp_status pool_prepare(struct sp_node *n, struct sp_error *err)
+{
+    struct pool_state *s = n->state;
+    enum sp_status st = sp_op_need_float(n, 0, "X", err);
+    if (st)
+        return st;
+    const struct sp_tensor *x = sp_node_in(n, 0);
+    bool global = s->kind == POOL_GLOBAL_MAX || s->kind == POOL_GLOBAL_AVG;
+    if (x->ndim < (global ? 2 : 3) || (!global && x->ndim > 2 + SP_WIN_MAX_DIMS))
+        return sp_node_error(n, err, SP_ERR_UNSUPPORTED, "input X has rank %d, %s supported", x->ndim,
+                             global ? "at least 2" : "3 to 5");
+    int nd = x->ndim - 2;
+    int64_t out[SP_MAX_DIMS];
+    out[0] = x->dims[0];
+    out[1] = x->dims[1];
+    s->planes = x->dims[0] * x->dims[1];
+    s->plane_in = 1;
+    for (int i = 0; i < nd; i++) {
+        if (x->dims[2 + i] < 1)
+            return sp_node_error(n, err, SP_ERR_MISMATCH, "spatial axis %d of X is empty", 2 + i);
+        s->plane_in *= x->dims[2 + i];
+    }
+    if (global) {
+        for (int i = 0; i < nd; i++)
+            out[2 + i] = 1;
+    } else {
+        if ((st = sp_win_resolve(n, &s->a, nd, x->dims + 2, NULL, &s->win, err)))
+            return st;
+        for (int i = 0; i < nd; i++)
+            out[2 + i] = s->win.out[SP_WIN_MAX_DIMS - nd + i];
+    }
+    if ((st = sp_op_check_elems(n, "the output", x->ndim, out, err)))
+        return st;
+    n->scratch_bytes = 0;
+    sp_node_set_out(n, 0, SP_DTYPE_FLOAT, x->ndim, out);
+    if (sp_node_out(n, 1))
+        sp_node_set_out(n, 1, SP_DTYPE_INT64, x->ndim, out);
+    return SP_OK;
+}
+
+/* Taps [lo, hi) of one axis whose input index start + t * dil lies in [0, in). */
+static void tap_range(int64_t start, int64_t k, int64_t dil, int64_t in, int64_t *lo, int64_t *hi)
+{
+    int64_t l = start < 0 ? (-start + dil - 1) / dil : 0;
+    int64_t h = in - start <= 0 ? 0 : (in - start + dil - 1) / dil;
+    if (h > k)
+        h = k;
+    *lo = l;
+    *hi = h < l ? l : h;
+}
+
+static void maxpool_plane(const struct sp_win *w, const float *x, float *y, int64_t *ind, int64_t base)
+{
+    const int64_t IH = w->in[1], IW = w->in[2];
+    for (int64_t od = 0; od < w->out[0]; od++) {
+        int64_t d0 = od * w->stride[0] - w->pad_begin[0], dlo, dhi;
+        tap_range(d0, w->kernel[0], w->dilation[0], w->in[0], &dlo, &dhi);
+        for (int64_t oh = 0; oh < w->out[1]; oh++) {
+            int64_t h0 = oh * w->stride[1] - w->pad_begin[1], hlo, hhi;
+            tap_range(h0, w->kernel[1], w->dilation[1], IH, &hlo, &hhi);
+            for (int64_t ow = 0; ow < w->out[2]; ow++) {
+                int64_t w0 = ow * w->stride[2] - w->pad_begin[2], wlo, whi;
+                tap_range(w0, w->kernel[2], w->dilation[2], IW, &wlo, &whi);
+                float best = -FLT_MAX;
+                int64_t at = -1;
+                for (int64_t td = dlo; td < dhi; td++) {
+                    int64_t id = d0 + td * w->dilation[0];
+                    for (int64_t th = hlo; th < hhi; th++) {
+                        int64_t off = (id * IH + h0 + th * w->dilation[1]) * IW + w0;
+                        for (int64_t tw = wlo; tw < whi; tw++) {
+                            float v = x[off + tw * w->dilation[2]];
+                            if (v > best || at < 0) {
+                                best = v;
+                                at = off + tw * w->dilation[2];
+                            }
+                        }
+                    }
+                }
+                *y++ = best;
+                if (ind)
+                    *ind++ = base + (at < 0 ? 0 : at);
+            }
+        }
+    }
+}
+
+static void avgpool_plane(const struct sp_win *w, bool include_pad, const float *x, float *y)
+{
+    const int64_t IH = w->in[1], IW = w->in[2];
+    for (int64_t od = 0; od < w->out[0]; od++) {
+        int64_t d0 = od * w->stride[0] - w->pad_begin[0];
+        int64_t d1 = d0 + w->kernel[0] < w->in[0] + w->pad_end[0] ? d0 + w->kernel[0] : w->in[0] + w->pad_end[0];
+        int64_t dlo = d0 < 0 ? 0 : d0, dhi = d1 < w->in[0] ? d1 : w->in[0];
+        for (int64_t oh = 0; oh < w->out[1]; oh++) {
+            int64_t h0 = oh * w->stride[1] - w->pad_begin[1];
+            int64_t h1 = h0 + w->kernel[1] < IH + w->pad_end[1] ? h0 + w->kernel[1] : IH + w->pad_end[1];
+            int64_t hlo = h0 < 0 ? 0 : h0, hhi = h1 < IH ? h1 : IH;
+            for (int64_t ow = 0; ow < w->out[2]; ow++) {
+                int64_t w0 = ow * w->stride[2] - w->pad_begin[2];
+                int64_t w1 = w0 + w->kernel[2] < IW + w->pad_end[2] ? w0 + w->kernel[2] : IW + w->pad_end[2];
+                int64_t wlo = w0 < 0 ? 0 : w0, whi = w1 < IW ? w1 : IW;
+                float sum = 0.0f;
+                for (int64_t id = dlo; id < dhi; id++)
+                    for (int64_t ih = hlo; ih < hhi; ih++) {
+                        const float *row = x + (id * IH + ih) * IW;
+                        for (int64_t iw = wlo; iw < whi; iw++)
+                            sum += row[iw];
+                    }
+                int64_t count = include_pad ? (d1 - d0) * (h1 - h0) * (w1 - w0)
+                                            : (dhi - dlo) * (hhi - hlo) * (whi - wlo);
+                *y++ = count > 0 ? sum / (float)count : 0.0f;
+            }
+        }
+    }
+}
+
+static enum sp_status pool_run(struct sp_node *n, void *scratch, struct sp_error *err)
+{
+    const struct pool_state *s = n->state;
+    const float *x = sp_node_in(n, 0)->data;
+    float *y = sp_node_out(n, 0)->data;
+    const int64_t in_plane = s->plane_in;
+    switch (s->kind) {
+    case POOL_GLOBAL_AVG:
+        for (int64_t p = 0; p < s->planes; p++) {
+            const float *xp = x + p * in_plane;
+            double sum = 0.0;
+            for (int64_t i = 0; i < in_plane; i++)
+                sum += xp[i];
+            y[p] = (float)(sum / (double)in_plane);
+        }
+        break;
+    case POOL_GLOBAL_MAX:
+        for (int64_t p = 0; p < s->planes; p++) {
+            const float *xp = x + p * in_plane;
+            float best = xp[0];
+            for (int64_t i = 1; i < in_plane; i++)
+                if (xp[i] > best)
+                    best = xp[i];
+            y[p] = best;
+        }
+        break;
+    case POOL_MAX: {
+        struct sp_tensor *it = sp_node_out(n, 1);
+        int64_t *ind = it ? it->data : NULL;
+        int64_t out_plane = sp_win_out_size(&s->win);
+        for (int64_t p = 0; p < s->planes; p++)
+            maxpool_plane(&s->win, x + p * in_plane, y + p * out_plane, ind ? ind + p * out_plane : NULL,
+                          p * in_plane);
+        break;
+    }
+    case POOL_AVG: {
+        int64_t out_plane = sp_win_out_size(&s->win);
+        for (int64_t p = 0; p < s->planes; p++)
+            avgpool_plane(&s->win, s->count_include_pad, x + p * in_plane, y + p * out_plane);
+        break;
+    }
+    }
+    return SP_OK;
+}
+
+#define POOL_OP(name, initfn)                                                                                    \
+    const struct sp_op sp_op_##name = {                                                                          \
+        .type = #name,                                                                                           \
+        .domain = "",                                                                                            \
+        .opset_min = 1,                                                                                          \
+        .opset_max = 18,                                                                                         \
+        .init = initfn,                                                                                          \
+        .prepare = pool_prepare,                                                                                 \
+        .run = pool_run,                                                                                         \
+        .free = pool_free,                                                                                       \
+    };
+POOL_OP(MaxPool, maxpool_init)
+POOL_OP(AveragePool, avgpool_init)
+POOL_OP(GlobalMaxPool, gmaxpool_init)
+POOL_OP(GlobalAveragePool, gavgpool_init)
