@@ -17,12 +17,12 @@
 #include "engine/op.h"
 
 struct softmax_state {
-    bool log;
+    bool is_log;
     int64_t axis_attr;
     int64_t outer, len, inner; /* set by prepare */
 };
 
-static enum sp_status sm_init(struct sp_node *n, bool log, struct sp_error *err)
+static enum sp_status sm_init(struct sp_node *n, bool log_variant, struct sp_error *err)
 {
     static const char *const known[] = {"axis", NULL};
     enum sp_status st = sp_attr_check_known(n, known, err);
@@ -36,7 +36,7 @@ static enum sp_status sm_init(struct sp_node *n, bool log, struct sp_error *err)
     if (!s)
         return sp_node_error(n, err, SP_ERR_NOMEM, "out of memory");
     n->state = s;
-    s->log = log;
+    s->is_log = log_variant;
     return sp_attr_int(n, "axis", n->opset < 13 ? 1 : -1, &s->axis_attr, err);
 }
 
@@ -71,13 +71,13 @@ static enum sp_status sm_prepare(struct sp_node *n, struct sp_error *err)
 
 /* One contiguous row (inner == 1): the common case (attention scores, logits). */
 #define ROW(T, EXP, LOG)                                                                                      \
-    static void row_##T(T *o, const T *x, int64_t len, bool log)                                              \
+    static void row_##T(T *o, const T *x, int64_t len, bool is_log)                                              \
     {                                                                                                         \
         T m = x[0];                                                                                           \
         for (int64_t i = 1; i < len; i++)                                                                     \
             m = x[i] > m ? x[i] : m;                                                                          \
         T sum = 0;                                                                                            \
-        if (log) {                                                                                            \
+        if (is_log) {                                                                                            \
             for (int64_t i = 0; i < len; i++)                                                                 \
                 sum += EXP(x[i] - m);                                                                         \
             T lse = m + LOG(sum);                                                                             \
@@ -94,7 +94,7 @@ static enum sp_status sm_prepare(struct sp_node *n, struct sp_error *err)
         }                                                                                                     \
     }                                                                                                         \
     /* Strided axis (inner > 1): walk the axis row by row, vectorised over inner. */                          \
-    static void strided_##T(T *o, const T *x, int64_t len, int64_t inner, bool log, T *mx, T *sum)            \
+    static void strided_##T(T *o, const T *x, int64_t len, int64_t inner, bool is_log, T *mx, T *sum)            \
     {                                                                                                         \
         for (int64_t j = 0; j < inner; j++) {                                                                 \
             mx[j] = x[j];                                                                                     \
@@ -107,14 +107,14 @@ static enum sp_status sm_prepare(struct sp_node *n, struct sp_error *err)
             for (int64_t j = 0; j < inner; j++) {                                                             \
                 T e = EXP(x[i * inner + j] - mx[j]);                                                          \
                 sum[j] += e;                                                                                  \
-                if (!log)                                                                                     \
+                if (!is_log)                                                                                     \
                     o[i * inner + j] = e;                                                                     \
             }                                                                                                 \
         for (int64_t j = 0; j < inner; j++)                                                                   \
-            sum[j] = log ? mx[j] + LOG(sum[j]) : 1 / sum[j];                                                  \
+            sum[j] = is_log ? mx[j] + LOG(sum[j]) : 1 / sum[j];                                                  \
         for (int64_t i = 0; i < len; i++)                                                                     \
             for (int64_t j = 0; j < inner; j++) {                                                             \
-                if (log)                                                                                      \
+                if (is_log)                                                                                      \
                     o[i * inner + j] = x[i * inner + j] - sum[j];                                             \
                 else                                                                                          \
                     o[i * inner + j] *= sum[j];                                                               \
@@ -136,16 +136,16 @@ static enum sp_status sm_run(struct sp_node *n, void *scratch, struct sp_error *
             const float *xi = (const float *)x->data + b * block;
             float *yo = (float *)y->data + b * block;
             if (s->inner == 1)
-                row_float(yo, xi, s->len, s->log);
+                row_float(yo, xi, s->len, s->is_log);
             else
-                strided_float(yo, xi, s->len, s->inner, s->log, scratch, (float *)scratch + s->inner);
+                strided_float(yo, xi, s->len, s->inner, s->is_log, scratch, (float *)scratch + s->inner);
         } else {
             const double *xi = (const double *)x->data + b * block;
             double *yo = (double *)y->data + b * block;
             if (s->inner == 1)
-                row_double(yo, xi, s->len, s->log);
+                row_double(yo, xi, s->len, s->is_log);
             else
-                strided_double(yo, xi, s->len, s->inner, s->log, scratch, (double *)scratch + s->inner);
+                strided_double(yo, xi, s->len, s->inner, s->is_log, scratch, (double *)scratch + s->inner);
         }
     }
     return SP_OK;
