@@ -21,8 +21,8 @@ extern "C" {
 /* IR versions and default-domain opsets sparsify accepts. */
 #define SP_MODEL_IR_VERSION_MIN 3
 #define SP_MODEL_IR_VERSION_MAX 9
-#define SP_MODEL_OPSET_MIN 7
-#define SP_MODEL_OPSET_MAX 18
+#define SP_MODEL_OPSET_MIN 1
+#define SP_MODEL_OPSET_MAX 19
 
 struct sp_model;
 
