@@ -324,9 +324,10 @@ enum sp_status sp_npy_serialize(const struct sp_tensor *t, void **buf, size_t *l
 
     char dict[512];
     int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
+    /* Python's tuple spelling, as numpy writes it: (), (3,), (2, 3). */
     for (int i = 0; i < t->ndim; i++)
-        n += snprintf(dict + n, sizeof dict - (size_t)n, "%lld,%s", (long long)t->dims[i],
-                      i + 1 < t->ndim ? " " : "");
+        n += snprintf(dict + n, sizeof dict - (size_t)n, "%s%lld%s", i ? ", " : "", (long long)t->dims[i],
+                      t->ndim == 1 ? "," : "");
     n += snprintf(dict + n, sizeof dict - (size_t)n, "), }");
     /* numpy pads with spaces and a final newline so that the data starts on a
      * 64-byte boundary (aligned loads when memory-mapped). */

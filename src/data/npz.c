@@ -128,6 +128,9 @@ enum sp_status sp_npz_read(const char *path, size_t max_bytes, struct sp_npz *ou
             return sp_error_set(err, SP_ERR_IO, "%s: no such file", path);
         if (zerr == ZIP_ER_OPEN || zerr == ZIP_ER_READ)
             return sp_error_set(err, SP_ERR_IO, "%s: cannot read: %s", path, zip_open_error(zerr, ebuf, sizeof ebuf));
+        if (zerr == ZIP_ER_EXISTS) /* libzip's verdict on two members with one name */
+            return sp_error_set(err, SP_ERR_FORMAT, "%s: not a valid .npz: two members have the same name "
+                                "(a key appears twice)", path);
         return sp_error_set(err, SP_ERR_FORMAT, "%s: not a valid .npz (zip) file: %s", path,
                             zip_open_error(zerr, ebuf, sizeof ebuf));
     }
