@@ -16,7 +16,7 @@
 const fs = require('fs');
 const path = require('path');
 const ort = require('onnxruntime-node');
-const { readNpz, writeNpz, listNpz } = require('./npz');
+const { readNpz, writeNpz, listNpz, numberAt } = require('./npz');
 
 const USAGE = 'usage: run.js MODEL DATA_DIR OUT_DIR [--threads T] [--graph-opt disabled|basic|extended|all]';
 
@@ -54,7 +54,8 @@ function usage(msg) {
   process.exit(2);
 }
 
-// Lossless casts only, the same rule sparsify applies to calibration data.
+// Lossless casts only (int32->int64, float16->float32, float32->float64),
+// the same rule sparsify applies to calibration data.
 function castFor(arr, want, where) {
   if (arr.type === want) return arr;
   if (arr.type === 'int32' && want === 'int64') {
@@ -62,6 +63,9 @@ function castFor(arr, want, where) {
   }
   if (arr.type === 'float32' && want === 'float64') {
     return { type: want, dims: arr.dims, data: Float64Array.from(arr.data) };
+  }
+  if (arr.type === 'float16' && want === 'float32') {
+    return { type: want, dims: arr.dims, data: Float32Array.from(arr.data, (_, i) => numberAt(arr, i)) };
   }
   throw new Error(`${where}: dtype ${arr.type} cannot be cast losslessly to the model's ${want}`);
 }
