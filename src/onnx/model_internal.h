@@ -35,7 +35,9 @@ void sp_tensor_proto_free(Onnx__TensorProto *tp);
 /* Recomputes inputs/outputs caches after the graph was edited. */
 enum sp_status sp_model_refresh(struct sp_model *m, struct sp_error *err);
 
-/* Wraps an existing proto (takes ownership) as a model, e.g. after rewriting. */
+/* Wraps an existing proto (takes ownership) as a model, e.g. after rewriting.
+ * Only the graph's presence and input/output ranks are checked (not the load
+ * checks). On failure the proto has been freed too. */
 enum sp_status sp_model_wrap(Onnx__ModelProto *proto, const char *path, struct sp_model **out,
                              struct sp_error *err);
 
