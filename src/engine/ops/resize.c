@@ -162,12 +162,17 @@ static enum sp_status read_scales(struct sp_node *n, int i, float *out, int *cou
     return SP_OK;
 }
 
-static double rs_coord(const struct rs_state *s, int64_t o, double scale, int64_t in, int64_t out)
+/*
+ * Input coordinate of output coordinate o. `out` is the resized length as the
+ * spec's reference computes it: in * scale, not floored, when scales are given
+ * (it matters for align_corners when downsampling by a non-integer factor).
+ */
+static double rs_coord(const struct rs_state *s, int64_t o, double scale, int64_t in, double out)
 {
     switch (s->ctm) {
     case CTM_HALF_PIXEL: return (o + 0.5) / scale - 0.5;
     case CTM_PYTORCH_HALF_PIXEL: return out > 1 ? (o + 0.5) / scale - 0.5 : 0.0;
-    case CTM_ALIGN_CORNERS: return out == 1 ? 0.0 : (double)o * (double)(in - 1) / (double)(out - 1);
+    case CTM_ALIGN_CORNERS: return out == 1 ? 0.0 : (double)o * (double)(in - 1) / (out - 1);
     case CTM_TF_HALF_PIXEL_FOR_NN: return (o + 0.5) / scale;
     case CTM_ASYMMETRIC:
     default: return o / scale;
@@ -198,7 +203,7 @@ static void cubic_weights(double a, double r, double *c)
 }
 
 static enum sp_status plan_axis(struct sp_node *n, struct rs_state *s, struct rs_axis *a, double scale,
-                                struct sp_error *err)
+                                double out_len, struct sp_error *err)
 {
     int K = s->taps;
     free(a->idx);
@@ -211,7 +216,7 @@ static enum sp_status plan_axis(struct sp_node *n, struct rs_state *s, struct rs
         return sp_node_error(n, err, SP_ERR_NOMEM, "cannot allocate the resize plan");
     a->identity = a->in == a->out;
     for (int64_t o = 0; o < a->out; o++) {
-        double x = rs_coord(s, o, scale, a->in, a->out);
+        double x = rs_coord(s, o, scale, a->in, out_len);
         int64_t *ix = a->idx + o * K;
         if (s->mode == RS_NEAREST) {
             int64_t i = rs_round(s, x, scale);
@@ -265,7 +270,7 @@ static enum sp_status rs_prepare(struct sp_node *n, struct sp_error *err)
                              s->mode == RS_LINEAR ? "linear" : "cubic", sp_dtype_name(x->dtype));
     if (r == 0)
         return sp_node_error(n, err, SP_ERR_FORMAT, "input must have rank >= 1");
-    double scale[SP_MAX_DIMS];
+    double scale[SP_MAX_DIMS], out_len[SP_MAX_DIMS];
     int64_t out[SP_MAX_DIMS];
     float sc[SP_MAX_DIMS];
     int nsc = 0;
@@ -284,7 +289,8 @@ static enum sp_status rs_prepare(struct sp_node *n, struct sp_error *err)
             if (!(sc[i] > 0) || !isfinite(sc[i]) || (s->upsample && sc[i] < 1))
                 return sp_node_error(n, err, SP_ERR_FORMAT, "scales[%d] = %g is invalid", i, sc[i]);
             scale[i] = sc[i];
-            out[i] = (int64_t)floor((double)x->dims[i] * sc[i]);
+            out_len[i] = (double)x->dims[i] * sc[i];
+            out[i] = (int64_t)floor(out_len[i]);
         }
     } else {
         int64_t axes[SP_MAX_DIMS];
@@ -307,6 +313,7 @@ static enum sp_status rs_prepare(struct sp_node *n, struct sp_error *err)
         for (int i = 0; i < r; i++) {
             scale[i] = 1;
             out[i] = x->dims[i];
+            out_len[i] = (double)out[i];
         }
         if ((st = read_scales(n, 2, sc, &nsc, err)))
             return st;
@@ -322,7 +329,8 @@ static enum sp_status rs_prepare(struct sp_node *n, struct sp_error *err)
                     return sp_node_error(n, err, SP_ERR_FORMAT, "scales[%d] = %g is invalid", i, sc[i]);
                 int64_t a = axes[i];
                 scale[a] = sc[i];
-                out[a] = (int64_t)floor((double)x->dims[a] * sc[i]);
+                out_len[a] = (double)x->dims[a] * sc[i];
+                out[a] = (int64_t)floor(out_len[a]);
             }
         } else {
             int64_t sizes[SP_MAX_DIMS];
@@ -341,6 +349,7 @@ static enum sp_status rs_prepare(struct sp_node *n, struct sp_error *err)
                 double q = (double)sizes[i] / (double)x->dims[a];
                 common = s->policy == KP_NOT_LARGER ? fmin(common, q) : fmax(common, q);
                 out[a] = sizes[i];
+                out_len[a] = (double)sizes[i];
                 scale[a] = q;
             }
             if (s->policy != KP_STRETCH)
@@ -348,6 +357,7 @@ static enum sp_status rs_prepare(struct sp_node *n, struct sp_error *err)
                     int64_t a = axes[i];
                     scale[a] = common;
                     out[a] = (int64_t)floor(common * (double)x->dims[a] + 0.5);
+                    out_len[a] = (double)out[a];
                 }
         }
     }
@@ -360,7 +370,7 @@ static enum sp_status rs_prepare(struct sp_node *n, struct sp_error *err)
             return sp_node_error(n, err, SP_ERR_FORMAT, "cannot resize the empty axis %d to %lld", i, (long long)out[i]);
         s->ax[i].in = x->dims[i];
         s->ax[i].out = out[i];
-        if ((st = plan_axis(n, s, &s->ax[i], scale[i], err)))
+        if ((st = plan_axis(n, s, &s->ax[i], scale[i], out_len[i], err)))
             return st;
     }
     /* Interpolation order: shrinking axes first keeps intermediates small. */
