@@ -277,6 +277,15 @@ enum sp_status sp_engine_create(const struct sp_model *model, const struct sp_en
     if (g->n_node > (1u << 24) || g->n_initializer > (1u << 24))
         return sp_error_set(err, SP_ERR_UNSUPPORTED, "%s: graph with %zu nodes and %zu initializers is too large",
                             sp_model_path(model), g->n_node, g->n_initializer);
+    /* Sequences, maps and optionals would reach ops that assume dense tensors. */
+    for (size_t i = 0; i < g->n_input + g->n_output; i++) {
+        const Onnx__ValueInfoProto *vi = i < g->n_input ? g->input[i] : g->output[i - g->n_input];
+        if (vi->type && vi->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE &&
+            vi->type->value_case != ONNX__TYPE_PROTO__VALUE__NOT_SET)
+            return sp_error_set(err, SP_ERR_UNSUPPORTED, "%s: graph %s '%s' is not a tensor (sequence, map or "
+                                "optional values are not supported)", sp_model_path(model),
+                                i < g->n_input ? "input" : "output", vi->name ? vi->name : "");
+    }
     if (opt && opt->threads > 0)
         openblas_set_num_threads(opt->threads);
 
