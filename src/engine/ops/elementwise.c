@@ -40,6 +40,9 @@ struct ew_state {
     enum ew_op op;
     int64_t fmod;                  /* Mod */
     int64_t detect_pos, detect_neg; /* IsInf */
+    bool legacy;                   /* opset 6 Add/Sub/Mul/Div/Pow: `broadcast`/`axis` attributes */
+    int64_t legacy_bcast, legacy_axis;
+    bool legacy_axis_set;
     enum sp_dtype a_dt, b_dt, out_dt;
     bin_fn bin;                    /* binary/variadic kernel */
     un_fn un;                      /* unary kernel */
@@ -387,7 +390,10 @@ static enum sp_status ew_init(struct sp_node *n, enum ew_op op, struct sp_error 
     static const char *const none[] = {NULL};
     static const char *const mod_attrs[] = {"fmod", NULL};
     static const char *const isinf_attrs[] = {"detect_negative", "detect_positive", NULL};
-    enum sp_status st = sp_attr_check_known(n, op == EW_MOD ? mod_attrs : op == EW_ISINF ? isinf_attrs : none, err);
+    static const char *const legacy_attrs[] = {"broadcast", "axis", NULL};
+    bool legacy = op <= EW_POW && n->opset < 7;
+    enum sp_status st = sp_attr_check_known(
+        n, legacy ? legacy_attrs : op == EW_MOD ? mod_attrs : op == EW_ISINF ? isinf_attrs : none, err);
     if (st)
         return st;
     int want_min = 1, want_max = 1;
@@ -412,6 +418,15 @@ static enum sp_status ew_init(struct sp_node *n, enum ew_op op, struct sp_error 
     s->op = op;
     s->n_plans = n_plans;
     n->state = s;
+    s->legacy = legacy;
+    if (legacy) {
+        s->legacy_axis_set = sp_attr_find(n, "axis") != NULL;
+        st = sp_attr_int(n, "broadcast", 0, &s->legacy_bcast, err);
+        if (!st)
+            st = sp_attr_int(n, "axis", 0, &s->legacy_axis, err);
+        if (st)
+            return st;
+    }
     if (op == EW_MOD) {
         st = sp_attr_int(n, "fmod", 0, &s->fmod, err);
         if (!st && s->fmod != 0 && s->fmod != 1)
@@ -554,6 +569,31 @@ static enum sp_status ew_prepare(struct sp_node *n, struct sp_error *err)
         out_ndim = r;
         memcpy(out_dims, next, sizeof next);
     }
+    if (s->legacy) {
+        /* Opset 6: B is broadcast onto A only when broadcast=1, its axes placed
+         * at `axis` (default: aligned to the end); otherwise shapes must agree. */
+        const struct sp_tensor *A = in[0], *B = in[1];
+        int64_t bd[SP_MAX_DIMS];
+        int start = s->legacy_axis_set ? (int)s->legacy_axis : A->ndim - B->ndim;
+        if (s->legacy_axis_set && start < 0)
+            start += A->ndim;
+        bool ok = start >= 0 && start + B->ndim <= A->ndim;
+        for (int d = 0; ok && d < A->ndim; d++) {
+            bd[d] = (d >= start && d < start + B->ndim) ? B->dims[d - start] : 1;
+            ok = bd[d] == A->dims[d] || (s->legacy_bcast && bd[d] == 1);
+        }
+        if (!s->legacy_bcast)
+            ok = ok && A->ndim == B->ndim;
+        if (!ok)
+            return sp_node_error(n, err, SP_ERR_MISMATCH, "B shape %s does not fit A shape %s (broadcast=%lld)",
+                                 sp_shape_str(B->ndim, B->dims, sb[0], sizeof sb[0]),
+                                 sp_shape_str(A->ndim, A->dims, sb[1], sizeof sb[1]), (long long)s->legacy_bcast);
+        sp_bcast_plan(&s->plans[0], 2, (const int[]){A->ndim, A->ndim}, (const int64_t *const[]){A->dims, bd},
+                      A->ndim, A->dims);
+        sp_node_set_out(n, 0, s->out_dt, A->ndim, A->dims);
+        n->scratch_bytes = 0;
+        return SP_OK;
+    }
     /* Step k combines (input 0 for k = 0, else the output so far) with input k+1. */
     for (int k = 0; k < s->n_plans; k++) {
         const struct sp_tensor *b = sp_node_in(n, k + 1);
@@ -662,13 +702,13 @@ static enum sp_status ew_run(struct sp_node *n, void *scratch, struct sp_error *
     static enum sp_status init_##Type(struct sp_node *n, struct sp_error *err) { return ew_init(n, code, err); } \
     const struct sp_op sp_op_##Type = {#Type, "", omin, 18, init_##Type, ew_prepare, ew_run, ew_free};
 
-/* opset_min: the first version with today's semantics (numpy broadcasting came
- * in opset 7/8; older versions had `broadcast`/`axis` attributes). */
-EW_OP(Add, EW_ADD, 7)
-EW_OP(Sub, EW_SUB, 7)
-EW_OP(Mul, EW_MUL, 7)
-EW_OP(Div, EW_DIV, 7)
-EW_OP(Pow, EW_POW, 7)
+/* opset_min: numpy broadcasting came in opset 7/8; Add/Sub/Mul/Div/Pow also
+ * accept opset 6 and its `broadcast`/`axis` attributes (PyTorch's old exports). */
+EW_OP(Add, EW_ADD, 6)
+EW_OP(Sub, EW_SUB, 6)
+EW_OP(Mul, EW_MUL, 6)
+EW_OP(Div, EW_DIV, 6)
+EW_OP(Pow, EW_POW, 6)
 EW_OP(Mod, EW_MOD, 10)
 EW_OP(Equal, EW_EQ, 7)
 EW_OP(Less, EW_LT, 7)
