@@ -153,7 +153,7 @@ static enum sp_status diagnose_unpack_failure(const uint8_t *p, size_t len, cons
         }
     }
     return sp_error_set(err, SP_ERR_FORMAT,
-                        "%s: not a valid ONNX model (protobuf parse failed inside a nested message: corrupt or truncated)",
+                        "%s: not a valid ONNX model (protobuf whose fields do not fit ModelProto, or a nested message is corrupt)",
                         name);
 }
 

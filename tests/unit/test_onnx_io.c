@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,35 @@
 #define TESTDATA "/usr/share/libonnx-testdata/data"
 
 /* ---- helpers ---------------------------------------------------------------------- */
+
+/* Temporary folders made by the tests, removed when the suite ends. */
+static char made_dirs[64][4096];
+static int n_made_dirs;
+
+static const char *tmpdir(void)
+{
+    const char *d = sp_test_tmpdir();
+    if (n_made_dirs < 64)
+        snprintf(made_dirs[n_made_dirs++], sizeof made_dirs[0], "%s", d);
+    return d;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    chmod(path, 0700);
+    remove(path);
+    return 0;
+}
+
+static int remove_tmpdirs(void)
+{
+    for (int i = 0; i < n_made_dirs; i++)
+        nftw(made_dirs[i], rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return 0;
+}
 
 static void *read_bytes(const char *path, size_t *len)
 {
@@ -226,7 +256,7 @@ static void test_roundtrip_every_testdata_model(void)
 
 static void test_save_gives_identical_file(void)
 {
-    const char *dir = sp_test_tmpdir();
+    const char *dir = tmpdir();
     const char *src = TESTDATA "/pytorch-operator/test_operator_conv/model.onnx";
     struct sp_model *m = load_ok(src);
     struct sp_error err = {0};
@@ -302,7 +332,7 @@ static const char *BASE_MODEL = TESTDATA "/pytorch-operator/test_operator_conv/m
 
 static void test_unreadable_and_empty(void)
 {
-    const char *dir = sp_test_tmpdir();
+    const char *dir = tmpdir();
     expect_load_error(join(dir, "nope.onnx"), SP_ERR_IO, "cannot open");
     expect_load_error(dir, SP_ERR_IO, "folder");
     write_bytes(join(dir, "empty.onnx"), "", 0);
@@ -311,7 +341,7 @@ static void test_unreadable_and_empty(void)
 
 static void test_not_protobuf(void)
 {
-    const char *dir = sp_test_tmpdir();
+    const char *dir = tmpdir();
     unsigned char junk[4096];
     unsigned x = 12345;
     for (size_t i = 0; i < sizeof junk; i++) {
@@ -323,11 +353,13 @@ static void test_not_protobuf(void)
     const char *text = "ir_version: 8\ngraph { }\n"; /* text format is not the binary format */
     write_bytes(join(dir, "text.onnx"), text, strlen(text));
     expect_load_error(join(dir, "text.onnx"), SP_ERR_FORMAT, "not an ONNX model");
+    /* Valid protobuf, wrong message: a TensorProto from the test data. */
+    expect_load_error(TESTDATA "/node/test_abs/test_data_set_0/input_0.pb", SP_ERR_FORMAT, "not a");
 }
 
 static void test_truncated(void)
 {
-    const char *dir = sp_test_tmpdir();
+    const char *dir = tmpdir();
     size_t len;
     void *buf = read_bytes(BASE_MODEL, &len);
     CU_ASSERT_FATAL(buf && len > 1000);
@@ -340,7 +372,7 @@ static void test_truncated(void)
 
 static void test_header_checks(void)
 {
-    const char *dir = sp_test_tmpdir();
+    const char *dir = tmpdir();
     struct sp_model *m = load_ok(BASE_MODEL);
 
     int64_t ir = m->proto->ir_version;
@@ -384,7 +416,7 @@ static void test_header_checks(void)
 
 static void test_absurd_input_rank(void)
 {
-    const char *dir = sp_test_tmpdir();
+    const char *dir = tmpdir();
     struct sp_model *m = load_ok(fixture_ext());
     Onnx__TensorShapeProto *sh = m->proto->graph->input[0]->type->tensor_type->shape;
     size_t n = SP_MAX_DIMS + 1;
@@ -404,7 +436,7 @@ static void test_absurd_input_rank(void)
 
 static void test_bad_initializers(void)
 {
-    const char *dir = sp_test_tmpdir();
+    const char *dir = tmpdir();
     struct sp_model *m = load_ok(fixture_ext());
     Onnx__TensorProto *w = find_init(m, "W");
     CU_ASSERT_PTR_NOT_NULL_FATAL(w);
@@ -475,8 +507,8 @@ static void write_ext_model(const char *dir, const char *name, const char *loc, 
 static void test_external_errors(void)
 {
     char dir[4096], outside[4096];
-    snprintf(dir, sizeof dir, "%s", sp_test_tmpdir());
-    snprintf(outside, sizeof outside, "%s", sp_test_tmpdir());
+    snprintf(dir, sizeof dir, "%s", tmpdir());
+    snprintf(outside, sizeof outside, "%s", tmpdir());
     unsigned char bytes[64] = {0};
     write_bytes(join(dir, "w.bin"), bytes, 48);
     write_bytes(join(dir, "short.bin"), bytes, 40);
@@ -553,7 +585,7 @@ static void test_python_external_fixtures(void)
  * disk, reloads and compares every initializer's values with the original. */
 static void check_forced_external(const char *src)
 {
-    const char *dir = sp_test_tmpdir();
+    const char *dir = tmpdir();
     struct sp_model *m = load_ok(src);
     struct sp_model_save_opts opts = {.max_inline_bytes = 0, .external_min_bytes = 0};
     struct sp_error err = {0};
@@ -610,7 +642,7 @@ static void test_forced_external_save_roundtrip(void)
     check_forced_external(fixture_ext());
 
     /* A model that was raw_data-only saves back byte-identical after the trip. */
-    const char *dir = sp_test_tmpdir();
+    const char *dir = tmpdir();
     struct sp_model *m = load_ok(BASE_MODEL);
     struct sp_model_save_opts opts = {.max_inline_bytes = 0, .external_min_bytes = 0};
     struct sp_error err = {0};
@@ -635,7 +667,7 @@ static void test_forced_external_save_roundtrip(void)
 
 static void test_save_failures_leave_nothing(void)
 {
-    const char *dir = sp_test_tmpdir();
+    const char *dir = tmpdir();
     struct sp_model *m = load_ok(BASE_MODEL);
     struct sp_error err = {0};
 
@@ -858,7 +890,7 @@ int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
-    CU_pSuite s = CU_add_suite("onnx_io", NULL, NULL);
+    CU_pSuite s = CU_add_suite("onnx_io", NULL, remove_tmpdirs);
     CU_add_test(s, "every libonnx-testdata model round-trips byte-identically", test_roundtrip_every_testdata_model);
     CU_add_test(s, "save writes the same bytes and nothing else", test_save_gives_identical_file);
     CU_add_test(s, "inputs exclude initializers (IR 3)", test_inputs_exclude_initializers);
