@@ -53,7 +53,7 @@ static const char *zip_open_error(int code, char *buf, size_t buflen)
 }
 
 /* Reads member `idx` into a malloc'ed buffer of exactly its declared size. */
-static enum sp_status read_member(zip_t *za, zip_uint64_t idx, const char *what, size_t limit, void **out,
+static enum sp_status read_member(zip_t *za, zip_uint64_t idx, const char *what, size_t max_bytes, void **out,
                                   size_t *out_len, struct sp_error *err)
 {
     *out = NULL;
@@ -63,10 +63,11 @@ static enum sp_status read_member(zip_t *za, zip_uint64_t idx, const char *what,
     if (zip_stat_index(za, idx, 0, &zs) != 0 || !(zs.valid & ZIP_STAT_SIZE))
         return sp_error_set(err, SP_ERR_FORMAT, "%s: cannot read the zip directory entry: %s", what,
                             zip_strerror(za));
-    if (zs.size > limit)
+    /* The member is an .npy image: the array plus a bounded header. */
+    if (zs.size > sp_npy_max_image_bytes(max_bytes))
         return sp_error_set(err, SP_ERR_NOMEM,
                             "%s: member declares %llu uncompressed bytes, above the %zu-byte limit per array "
-                            "(corrupt file or zip bomb?)", what, (unsigned long long)zs.size, limit);
+                            "(corrupt file or zip bomb?)", what, (unsigned long long)zs.size, max_bytes);
     size_t size = (size_t)zs.size;
     zip_file_t *zf = zip_fopen_index(za, idx, 0);
     if (!zf)
@@ -147,7 +148,6 @@ enum sp_status sp_npz_read(const char *path, size_t max_bytes, struct sp_npz *ou
         st = sp_error_set(err, SP_ERR_NOMEM, "%s: out of memory", path);
         goto out;
     }
-    size_t limit = sp_npy_max_image_bytes(max_bytes);
     for (zip_int64_t i = 0; i < n; i++) {
         const char *member = zip_get_name(za, (zip_uint64_t)i, ZIP_FL_ENC_RAW);
         if (!member) {
@@ -176,7 +176,7 @@ enum sp_status sp_npz_read(const char *path, size_t max_bytes, struct sp_npz *ou
         snprintf(what, sizeof what, "%s: key '%s'", path, key);
         void *buf;
         size_t len;
-        st = read_member(za, (zip_uint64_t)i, what, limit, &buf, &len, err);
+        st = read_member(za, (zip_uint64_t)i, what, max_bytes, &buf, &len, err);
         if (!st)
             st = sp_npy_parse(buf, len, what, max_bytes, &out->arrays[out->count], err);
         free(buf);

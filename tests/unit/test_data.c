@@ -455,6 +455,11 @@ static void test_writer_round_trip(void)
     struct sp_error err = {0};
     CU_ASSERT_EQUAL_FATAL(sp_npz_write(p, &z, &err), SP_OK);
     CU_ASSERT_EQUAL(count_entries(dir), 1); /* no temporary left behind */
+    /* Ordinary permissions (not mkstemp's 0600): outputs are meant to be shared. */
+    struct stat sb;
+    mode_t um = umask(0);
+    umask(um);
+    CU_ASSERT(stat(p, &sb) == 0 && (sb.st_mode & 0777) == (0666 & ~um));
     CU_ASSERT_EQUAL_FATAL(sp_npz_read(p, 1 << 20, &back, &err), SP_OK);
     CU_ASSERT_EQUAL_FATAL(back.count, 4);
     for (int i = 0; i < 4; i++) {
