@@ -26,7 +26,6 @@ import os
 import shutil
 import struct
 import sys
-import time
 import warnings
 import zipfile
 import zlib
@@ -35,12 +34,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-# Fixed zip timestamps (2000-01-01 UTC): re-running the script on unchanged code
-# gives byte-identical fixtures, so a diff shows only real changes.
-os.environ["TZ"] = "UTC"
-time.tzset()
-time.time = lambda: 946684800.0
-
+# Re-running the script gives byte-identical fixtures (zipfile stamps members
+# opened for writing with 1980-01-01), so a diff shows only real changes.
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "tests", "fixtures", "npz")
 
