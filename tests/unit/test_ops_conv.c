@@ -568,11 +568,11 @@ static void test_convtranspose_random(void)
                 pb[i] = pads[i];
                 out[i] = full[i] - pads[i] - pads[nd + i];
             } else {
-                out[i] = mode == 1 ? full[i] - rnd_int(0, 2) : in[i] * s[i];
+                /* output_shape may exceed the kernel's reach: negative total padding */
+                out[i] = mode == 1 ? full[i] - rnd_int(-2, 2) : in[i] * s[i];
                 total = full[i] - out[i];
-                if (total < 0)
-                    valid = false;
-                pb[i] = mode == 2 ? total / 2 : total - total / 2;
+                int64_t half = (int64_t)floor((double)total / 2.0);
+                pb[i] = mode == 2 ? half : total - half;
             }
             if (out[i] < 1)
                 valid = false;
@@ -915,11 +915,41 @@ static void test_maxpool_ceil_example_and_refusals(void)
     for (int i = 0; i < 4; i++)
         CU_ASSERT_DOUBLE_EQUAL(tn_out(&t, 0)[i], want[i], 0);
     tn_free(&t);
+    /* storage_order 1: Indices with the first spatial axis fastest (column-major) */
+    tn_init(&t, &sp_op_MaxPool, "MaxPool", 12, 1, 2);
+    tn_input(&t, 0, 4, xd, x);
+    tn_ints(&t, "kernel_shape", 2, ks);
+    tn_ints(&t, "strides", 2, st);
+    tn_int(&t, "ceil_mode", 1);
+    tn_int(&t, "storage_order", 1);
+    CU_ASSERT_EQUAL_FATAL(tn_run(&t, &err), SP_OK);
+    const int64_t want_cm[4] = {10, 14, 11, 15};
+    for (int i = 0; i < 4; i++)
+        CU_ASSERT_EQUAL(((int64_t *)t.out[1]->t.data)[i], want_cm[i]);
+    tn_free(&t);
+    /* uint8 input (opset 12): same maxima, exact */
+    uint8_t xu[16];
+    for (int i = 0; i < 16; i++)
+        xu[i] = (uint8_t)(200 + i);
+    tn_init(&t, &sp_op_MaxPool, "MaxPool", 12, 1, 1);
+    tn_input_dt(&t, 0, SP_DTYPE_UINT8, 4, xd, xu);
+    tn_ints(&t, "kernel_shape", 2, ks);
+    tn_ints(&t, "strides", 2, st);
+    tn_int(&t, "ceil_mode", 1);
+    CU_ASSERT_EQUAL_FATAL(tn_run(&t, &err), SP_OK);
+    CU_ASSERT_EQUAL(t.out[0]->t.dtype, SP_DTYPE_UINT8);
+    for (int i = 0; i < 4; i++)
+        CU_ASSERT_EQUAL(((uint8_t *)t.out[0]->t.data)[i], 200 + (int)want[i] - 1);
+    tn_free(&t);
     tn_init(&t, &sp_op_MaxPool, "MaxPool", 12, 1, 1);
     tn_input(&t, 0, 4, xd, x);
     tn_ints(&t, "kernel_shape", 2, ks);
-    tn_int(&t, "storage_order", 1);
-    expect_refused(&t, SP_ERR_UNSUPPORTED, "storage_order");
+    tn_int(&t, "storage_order", 2);
+    expect_refused(&t, SP_ERR_FORMAT, "storage_order");
+    tn_init(&t, &sp_op_AveragePool, "AveragePool", 11, 1, 1);
+    tn_input_dt(&t, 0, SP_DTYPE_UINT8, 4, xd, xu);
+    tn_ints(&t, "kernel_shape", 2, ks);
+    expect_refused(&t, SP_ERR_UNSUPPORTED, "float32");
     tn_init(&t, &sp_op_AveragePool, "AveragePool", 11, 1, 1);
     tn_input(&t, 0, 4, xd, x);
     tn_ints(&t, "kernel_shape", 2, ks);
@@ -1204,7 +1234,7 @@ int main(void)
     CU_add_test(s, "MatMul follows numpy: 1-D operands, batch broadcasting", test_matmul_numpy_semantics);
     CU_add_test(s, "MaxPool and AveragePool match references (ceil_mode, pads, auto_pad, dilations, Indices)",
                 test_pools_random);
-    CU_add_test(s, "MaxPool ceil_mode example; storage_order, AveragePool dilations refused",
+    CU_add_test(s, "MaxPool ceil_mode example, column-major Indices, uint8; bad attributes refused",
                 test_maxpool_ceil_example_and_refusals);
     CU_add_test(s, "GlobalAveragePool and GlobalMaxPool reduce each plane", test_global_pools);
     CU_add_test(s, "BatchNormalization inference, spatial=0 at opset 7, training refused", test_batchnorm);

@@ -284,16 +284,16 @@ static enum sp_status convt_prepare(struct sp_node *n, struct sp_error *err)
         int64_t pb, pe, out;
         if (s->n_output_shape || a->auto_pad == SP_AUTO_PAD_SAME_UPPER || a->auto_pad == SP_AUTO_PAD_SAME_LOWER) {
             out = s->n_output_shape ? s->output_shape[s->n_output_shape - nd + i] : in * stride;
+            /* A requested size beyond the kernel's reach gives a negative total:
+             * the extra positions receive only the bias, as in ONNX's reference.
+             * Halves are floored (Python's //), which decides the odd case. */
             int64_t total = full - out;
-            if (total < 0)
-                return sp_node_error(n, err, SP_ERR_UNSUPPORTED,
-                                     "output size %lld on spatial axis %d exceeds the %lld the kernel can reach",
-                                     (long long)out, i, (long long)full);
+            int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);
             if (a->auto_pad == SP_AUTO_PAD_SAME_UPPER) {
-                pb = total / 2;
+                pb = half;
                 pe = total - pb;
             } else {
-                pe = total / 2;
+                pe = half;
                 pb = total - pe;
             }
         } else {

@@ -1,5 +1,5 @@
 /*
- * Gemm (opsets 7..18) and MatMul (opsets 1..18), float32, on OpenBLAS sgemm.
+ * Gemm (opsets 1..18; before 7 with its 'broadcast' attribute) and MatMul (opsets 1..18), float32, on OpenBLAS sgemm.
  *
  * MatMul follows numpy: 1-D operands are promoted to a matrix and the promoted
  * axis dropped from the result, leading (batch) axes broadcast. When B has no
@@ -21,6 +21,7 @@
 struct gemm_state {
     float alpha, beta;
     bool trans_a, trans_b;
+    bool exact_c; /* opsets 1-6 with broadcast = 0: C must be exactly M x N */
     int64_t m, n, k;
     /* C broadcast: element (i, j) is c[i * c_row + j * c_col]. */
     int64_t c_row, c_col;
@@ -35,7 +36,8 @@ static void op_free(struct sp_node *n)
 static enum sp_status gemm_init_common(struct sp_node *n, struct sp_error *err)
 {
     static const char *const known[] = {"alpha", "beta", "transA", "transB", NULL};
-    enum sp_status st = sp_attr_check_known(n, known, err);
+    static const char *const known_6[] = {"alpha", "beta", "broadcast", "transA", "transB", NULL};
+    enum sp_status st = sp_attr_check_known(n, n->opset < 7 ? known_6 : known, err);
     if (st)
         return st;
     int min_in = n->opset >= 11 ? 2 : 3;
@@ -56,6 +58,11 @@ static enum sp_status gemm_init_common(struct sp_node *n, struct sp_error *err)
         return sp_node_error(n, err, SP_ERR_FORMAT, "attributes 'transA' and 'transB' must be 0 or 1");
     s->trans_a = ta;
     s->trans_b = tb;
+    /* Before opset 7, C broadcasts only with broadcast = 1; otherwise it must be M x N. */
+    int64_t bc = 1;
+    if (n->opset < 7 && (st = sp_attr_int(n, "broadcast", 0, &bc, err)))
+        return st;
+    s->exact_c = bc == 0;
     return SP_OK;
 }
 
@@ -95,6 +102,9 @@ static enum sp_status gemm_prepare(struct sp_node *n, struct sp_error *err)
         if (c->ndim > 2 || (cr != 1 && cr != s->m) || (cc != 1 && cc != s->n))
             return sp_node_error(n, err, SP_ERR_MISMATCH, "C of rank %d cannot be broadcast to [%lld, %lld]",
                                  c->ndim, (long long)s->m, (long long)s->n);
+        if (s->exact_c && (c->ndim != 2 || cr != s->m || cc != s->n))
+            return sp_node_error(n, err, SP_ERR_MISMATCH, "C must be [%lld, %lld] when broadcast = 0",
+                                 (long long)s->m, (long long)s->n);
         s->c_row = cr == 1 ? 0 : cc;
         s->c_col = cc == 1 ? 0 : 1;
     }
@@ -138,7 +148,7 @@ static enum sp_status gemm_run(struct sp_node *n, void *scratch, struct sp_error
 const struct sp_op sp_op_Gemm = {
     .type = "Gemm",
     .domain = "",
-    .opset_min = 7,
+    .opset_min = 1,
     .opset_max = 18,
     .init = gemm_init,
     .prepare = gemm_prepare,

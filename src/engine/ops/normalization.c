@@ -1,5 +1,6 @@
 /*
- * BatchNormalization (inference, opsets 7..15, incl. opset 7-8 'spatial'),
+ * BatchNormalization (inference, opsets 6..15, incl. opset 6-8 'spatial' and
+ * opset 6 'is_test'),
  * LayerNormalization (opset 17) and InstanceNormalization (opsets 6..18),
  * float32.
  *
@@ -56,10 +57,11 @@ struct bn_state {
 
 static enum sp_status bn_init_common(struct sp_node *n, struct sp_error *err)
 {
+    static const char *const known_6[] = {"epsilon", "is_test", "momentum", "spatial", NULL};
     static const char *const known_7[] = {"epsilon", "momentum", "spatial", NULL};
     static const char *const known_9[] = {"epsilon", "momentum", NULL};
     static const char *const known_14[] = {"epsilon", "momentum", "training_mode", NULL};
-    const char *const *known = n->opset >= 14 ? known_14 : n->opset >= 9 ? known_9 : known_7;
+    const char *const *known = n->opset >= 14 ? known_14 : n->opset >= 9 ? known_9 : n->opset >= 7 ? known_7 : known_6;
     enum sp_status st = sp_attr_check_known(n, known, err);
     if (st)
         return st;
@@ -81,6 +83,16 @@ static enum sp_status bn_init_common(struct sp_node *n, struct sp_error *err)
     if (training != 0)
         return sp_node_error(n, err, SP_ERR_UNSUPPORTED, "training_mode=%lld is not supported (inference only)",
                              (long long)training);
+    if (n->opset < 7) {
+        /* Opset 6 defaults to training (is_test = 0), which uses batch statistics. */
+        int64_t is_test;
+        if ((st = sp_attr_int(n, "is_test", 0, &is_test, err)))
+            return st;
+        if (is_test != 1)
+            return sp_node_error(n, err, SP_ERR_UNSUPPORTED,
+                                 "is_test=%lld (training) is not supported: inference needs is_test=1",
+                                 (long long)is_test);
+    }
     s->spatial = spatial != 0;
     if (n->n_outputs < 1 || !n->outputs[0] || count_outputs(n) != 1)
         return sp_node_error(n, err, SP_ERR_UNSUPPORTED,
@@ -156,7 +168,7 @@ static enum sp_status bn_run(struct sp_node *n, void *scratch, struct sp_error *
 const struct sp_op sp_op_BatchNormalization = {
     .type = "BatchNormalization",
     .domain = "",
-    .opset_min = 7,
+    .opset_min = 6,
     .opset_max = 18,
     .init = bn_init,
     .prepare = bn_prepare,

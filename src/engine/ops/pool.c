@@ -1,6 +1,6 @@
 /*
- * MaxPool (opsets 1..18), AveragePool (1..18), GlobalAveragePool and
- * GlobalMaxPool (1..18), float32, 1-D to 3-D windows.
+ * MaxPool (opsets 1..18; float32, int8, uint8), AveragePool (1..18),
+ * GlobalAveragePool and GlobalMaxPool (1..18) (float32), 1-D to 3-D windows.
  *
  * Pools share the Conv window rules (im2col.h). For each output position the
  * window is clipped to the input once per axis, so the inner loops carry no
@@ -8,9 +8,11 @@
  * counts in the divisor only with count_include_pad, and then only up to the
  * end padding (a ceil_mode window that overhangs it is not charged for the
  * overhang), as ONNX Runtime does. MaxPool's optional Indices output holds
- * row-major offsets into the whole input tensor (storage_order 0).
+ * offsets into the whole input tensor, row-major (storage_order 0) or with
+ * the spatial axes column-major (storage_order 1).
  */
 #include <float.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +25,8 @@ struct pool_state {
     enum pool_kind kind;
     struct sp_win_attrs a;
     bool count_include_pad;
+    bool column_major;  /* MaxPool storage_order = 1: Indices count the first spatial axis fastest */
+    enum sp_dtype dtype;
     struct sp_win win;  /* resolved by prepare */
     int64_t planes;     /* N x C */
     int64_t plane_in;   /* spatial size of the input */
@@ -66,9 +70,10 @@ static enum sp_status pool_init_common(struct sp_node *n, enum pool_kind kind, s
         int64_t order;
         if ((st = sp_attr_int(n, "storage_order", 0, &order, err)))
             return st;
-        if (order != 0)
-            return sp_node_error(n, err, SP_ERR_UNSUPPORTED,
-                                 "storage_order %lld is not supported (only 0, row-major indices)", (long long)order);
+        if (order != 0 && order != 1)
+            return sp_node_error(n, err, SP_ERR_FORMAT, "attribute 'storage_order' must be 0 or 1, got %lld",
+                                 (long long)order);
+        s->column_major = order == 1;
     } else {
         int64_t cip;
         if ((st = sp_attr_int(n, "count_include_pad", 0, &cip, err)))
@@ -96,10 +101,16 @@ POOL_INIT(gavgpool_init, POOL_GLOBAL_AVG)
 static enum sp_status pool_prepare(struct sp_node *n, struct sp_error *err)
 {
     struct pool_state *s = n->state;
-    enum sp_status st = sp_op_need_float(n, 0, "X", err);
+    enum sp_status st;
+    const struct sp_tensor *x = sp_node_in(n, 0);
+    /* MaxPool also takes 8-bit integers (opset 12), which quantized models feed it. */
+    if (s->kind == POOL_MAX && x && (x->dtype == SP_DTYPE_INT8 || x->dtype == SP_DTYPE_UINT8))
+        st = SP_OK;
+    else
+        st = sp_op_need_float(n, 0, "X", err);
     if (st)
         return st;
-    const struct sp_tensor *x = sp_node_in(n, 0);
+    s->dtype = x->dtype;
     bool global = s->kind == POOL_GLOBAL_MAX || s->kind == POOL_GLOBAL_AVG;
     if (x->ndim < (global ? 2 : 3) || (!global && x->ndim > 2 + SP_WIN_MAX_DIMS))
         return sp_node_error(n, err, SP_ERR_UNSUPPORTED, "input X has rank %d, %s supported", x->ndim,
@@ -127,7 +138,7 @@ static enum sp_status pool_prepare(struct sp_node *n, struct sp_error *err)
     if ((st = sp_op_check_elems(n, "the output", x->ndim, out, err)))
         return st;
     n->scratch_bytes = 0;
-    sp_node_set_out(n, 0, SP_DTYPE_FLOAT, x->ndim, out);
+    sp_node_set_out(n, 0, x->dtype, x->ndim, out);
     if (sp_node_out(n, 1))
         sp_node_set_out(n, 1, SP_DTYPE_INT64, x->ndim, out);
     return SP_OK;
@@ -144,40 +155,57 @@ static void tap_range(int64_t start, int64_t k, int64_t dil, int64_t in, int64_t
     *hi = h < l ? l : h;
 }
 
-static void maxpool_plane(const struct sp_win *w, const float *x, float *y, int64_t *ind, int64_t base)
-{
-    const int64_t IH = w->in[1], IW = w->in[2];
-    for (int64_t od = 0; od < w->out[0]; od++) {
-        int64_t d0 = od * w->stride[0] - w->pad_begin[0], dlo, dhi;
-        tap_range(d0, w->kernel[0], w->dilation[0], w->in[0], &dlo, &dhi);
-        for (int64_t oh = 0; oh < w->out[1]; oh++) {
-            int64_t h0 = oh * w->stride[1] - w->pad_begin[1], hlo, hhi;
-            tap_range(h0, w->kernel[1], w->dilation[1], IH, &hlo, &hhi);
-            for (int64_t ow = 0; ow < w->out[2]; ow++) {
-                int64_t w0 = ow * w->stride[2] - w->pad_begin[2], wlo, whi;
-                tap_range(w0, w->kernel[2], w->dilation[2], IW, &wlo, &whi);
-                float best = -FLT_MAX;
-                int64_t at = -1;
-                for (int64_t td = dlo; td < dhi; td++) {
-                    int64_t id = d0 + td * w->dilation[0];
-                    for (int64_t th = hlo; th < hhi; th++) {
-                        int64_t off = (id * IH + h0 + th * w->dilation[1]) * IW + w0;
-                        for (int64_t tw = wlo; tw < whi; tw++) {
-                            float v = x[off + tw * w->dilation[2]];
-                            if (v > best || at < 0) {
-                                best = v;
-                                at = off + tw * w->dilation[2];
-                            }
-                        }
-                    }
-                }
-                *y++ = best;
-                if (ind)
-                    *ind++ = base + (at < 0 ? 0 : at);
-            }
-        }
+/*
+ * Max over each window of one plane, for element type T with `lowest` as the
+ * value of a window that sees only padding (ONNX Runtime's choice). Indices,
+ * when wanted, are base + the offset of the maximum inside the plane, row-major
+ * or (column_major, storage_order 1) with the first spatial axis fastest.
+ */
+#define SP_MAXPOOL_PLANE(name, T, lowest)                                                                       \
+    static void name(const struct sp_win *w, const T *x, T *y, int64_t *ind, int64_t base, bool column_major)   \
+    {                                                                                                          \
+        const int64_t ID = w->in[0], IH = w->in[1], IW = w->in[2];                                             \
+        for (int64_t od = 0; od < w->out[0]; od++) {                                                           \
+            int64_t d0 = od * w->stride[0] - w->pad_begin[0], dlo, dhi;                                        \
+            tap_range(d0, w->kernel[0], w->dilation[0], ID, &dlo, &dhi);                                       \
+            for (int64_t oh = 0; oh < w->out[1]; oh++) {                                                       \
+                int64_t h0 = oh * w->stride[1] - w->pad_begin[1], hlo, hhi;                                    \
+                tap_range(h0, w->kernel[1], w->dilation[1], IH, &hlo, &hhi);                                   \
+                for (int64_t ow = 0; ow < w->out[2]; ow++) {                                                   \
+                    int64_t w0 = ow * w->stride[2] - w->pad_begin[2], wlo, whi;                                \
+                    tap_range(w0, w->kernel[2], w->dilation[2], IW, &wlo, &whi);                               \
+                    T best = lowest;                                                                           \
+                    int64_t at = -1;                                                                           \
+                    for (int64_t td = dlo; td < dhi; td++) {                                                   \
+                        int64_t id = d0 + td * w->dilation[0];                                                 \
+                        for (int64_t th = hlo; th < hhi; th++) {                                               \
+                            int64_t off = (id * IH + h0 + th * w->dilation[1]) * IW + w0;                      \
+                            for (int64_t tw = wlo; tw < whi; tw++) {                                           \
+                                T v = x[off + tw * w->dilation[2]];                                            \
+                                if (v > best || at < 0) {                                                      \
+                                    best = v;                                                                  \
+                                    at = off + tw * w->dilation[2];                                            \
+                                }                                                                              \
+                            }                                                                                  \
+                        }                                                                                      \
+                    }                                                                                          \
+                    *y++ = best;                                                                               \
+                    if (ind) {                                                                                 \
+                        if (at < 0)                                                                            \
+                            at = 0;                                                                            \
+                        if (column_major) {                                                                    \
+                            int64_t iw = at % IW, ih = (at / IW) % IH, id = at / (IW * IH);                    \
+                            at = w->nd == 1 ? iw : w->nd == 2 ? ih + iw * IH : id + ih * ID + iw * ID * IH;    \
+                        }                                                                                      \
+                        *ind++ = base + at;                                                                    \
+                    }                                                                                          \
+                }                                                                                              \
+            }                                                                                                  \
+        }                                                                                                      \
     }
-}
+SP_MAXPOOL_PLANE(maxpool_plane_f32, float, -FLT_MAX)
+SP_MAXPOOL_PLANE(maxpool_plane_i8, int8_t, INT8_MIN)
+SP_MAXPOOL_PLANE(maxpool_plane_u8, uint8_t, 0)
 
 static void avgpool_plane(const struct sp_win *w, bool include_pad, const float *x, float *y)
 {
@@ -239,9 +267,20 @@ static enum sp_status pool_run(struct sp_node *n, void *scratch, struct sp_error
         struct sp_tensor *it = sp_node_out(n, 1);
         int64_t *ind = it ? it->data : NULL;
         int64_t out_plane = sp_win_out_size(&s->win);
-        for (int64_t p = 0; p < s->planes; p++)
-            maxpool_plane(&s->win, x + p * in_plane, y + p * out_plane, ind ? ind + p * out_plane : NULL,
-                          p * in_plane);
+        const void *xv = sp_node_in(n, 0)->data;
+        void *yv = sp_node_out(n, 0)->data;
+        for (int64_t p = 0; p < s->planes; p++) {
+            int64_t *ip = ind ? ind + p * out_plane : NULL;
+            if (s->dtype == SP_DTYPE_INT8)
+                maxpool_plane_i8(&s->win, (const int8_t *)xv + p * in_plane, (int8_t *)yv + p * out_plane, ip,
+                                 p * in_plane, s->column_major);
+            else if (s->dtype == SP_DTYPE_UINT8)
+                maxpool_plane_u8(&s->win, (const uint8_t *)xv + p * in_plane, (uint8_t *)yv + p * out_plane, ip,
+                                 p * in_plane, s->column_major);
+            else
+                maxpool_plane_f32(&s->win, x + p * in_plane, y + p * out_plane, ip, p * in_plane,
+                                  s->column_major);
+        }
         break;
     }
     case POOL_AVG: {
