@@ -9,6 +9,7 @@
  * sample fed to a float32 model is refused rather than silently rounded, so
  * the user decides.
  */
+#define _POSIX_C_SOURCE 200809L /* strndup, O_DIRECTORY, fsync */
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>

@@ -13,6 +13,7 @@
  * name in the destination folder, fsync and rename, so a crash never leaves a
  * half-written file under the final name.
  */
+#define _POSIX_C_SOURCE 200809L /* strndup, O_DIRECTORY, fsync */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
