@@ -222,6 +222,20 @@ static inline uint16_t sp_dm_float_to_bf16(float f)
 }
 
 /*
+ * The engine calls an op's free only after its init succeeded, so an init that
+ * allocated state and then failed would leak it. This wraps `init` as
+ * `init`_guarded, which releases the state with `fr` on failure.
+ */
+#define SP_DM_GUARDED_INIT(init, fr)                                                  \
+    static enum sp_status init##_guarded(struct sp_node *n, struct sp_error *err)     \
+    {                                                                                 \
+        enum sp_status st_ = init(n, err);                                            \
+        if (st_)                                                                      \
+            fr(n);                                                                    \
+        return st_;                                                                   \
+    }
+
+/*
  * Defined in tensor.c: reads the one-element TensorProto attribute `name`
  * (ConstantOfShape's value) into `value` (at most 16 bytes) and its dtype.
  */

@@ -503,5 +503,6 @@ static enum sp_status rs_run(struct sp_node *n, void *scratch, struct sp_error *
     return SP_OK;
 }
 
-const struct sp_op sp_op_Resize = {"Resize", "", 10, 18, rs_init, rs_prepare, rs_run, rs_free};
-const struct sp_op sp_op_Upsample = {"Upsample", "", 7, 9, rs_init, rs_prepare, rs_run, rs_free};
+SP_DM_GUARDED_INIT(rs_init, rs_free)
+const struct sp_op sp_op_Resize = {"Resize", "", 10, 18, rs_init_guarded, rs_prepare, rs_run, rs_free};
+const struct sp_op sp_op_Upsample = {"Upsample", "", 7, 9, rs_init_guarded, rs_prepare, rs_run, rs_free};

@@ -138,7 +138,8 @@ static enum sp_status shape_run(struct sp_node *n, void *scratch, struct sp_erro
     return SP_OK;
 }
 
-const struct sp_op sp_op_Shape = {"Shape", "", 1, 18, shape_init, shape_prepare, shape_run, free_state};
+SP_DM_GUARDED_INIT(shape_init, free_state)
+const struct sp_op sp_op_Shape = {"Shape", "", 1, 18, shape_init_guarded, shape_prepare, shape_run, free_state};
 
 static enum sp_status size_init(struct sp_node *n, struct sp_error *err)
 {
@@ -231,7 +232,8 @@ static enum sp_status reshape_prepare(struct sp_node *n, struct sp_error *err)
     return set_out_checked(n, x->dtype, cnt, shape, err);
 }
 
-const struct sp_op sp_op_Reshape = {"Reshape", "", 5, 18, reshape_init, reshape_prepare, run_copy, free_state};
+SP_DM_GUARDED_INIT(reshape_init, free_state)
+const struct sp_op sp_op_Reshape = {"Reshape", "", 5, 18, reshape_init_guarded, reshape_prepare, run_copy, free_state};
 
 /* ---- Flatten --------------------------------------------------------------- */
 
@@ -265,7 +267,8 @@ static enum sp_status flatten_prepare(struct sp_node *n, struct sp_error *err)
     return set_out_checked(n, x->dtype, 2, d, err);
 }
 
-const struct sp_op sp_op_Flatten = {"Flatten", "", 1, 18, flatten_init, flatten_prepare, run_copy, free_state};
+SP_DM_GUARDED_INIT(flatten_init, free_state)
+const struct sp_op sp_op_Flatten = {"Flatten", "", 1, 18, flatten_init_guarded, flatten_prepare, run_copy, free_state};
 
 /* ---- Squeeze / Unsqueeze --------------------------------------------------- */
 
@@ -345,7 +348,8 @@ static enum sp_status squeeze_prepare(struct sp_node *n, struct sp_error *err)
     return set_out_checked(n, x->dtype, r, d, err);
 }
 
-const struct sp_op sp_op_Squeeze = {"Squeeze", "", 1, 18, axes_init, squeeze_prepare, run_copy, free_state};
+SP_DM_GUARDED_INIT(axes_init, free_state)
+const struct sp_op sp_op_Squeeze = {"Squeeze", "", 1, 18, axes_init_guarded, squeeze_prepare, run_copy, free_state};
 
 static enum sp_status unsqueeze_prepare(struct sp_node *n, struct sp_error *err)
 {
@@ -378,7 +382,8 @@ static enum sp_status unsqueeze_prepare(struct sp_node *n, struct sp_error *err)
     return set_out_checked(n, x->dtype, r, d, err);
 }
 
-const struct sp_op sp_op_Unsqueeze = {"Unsqueeze", "", 1, 18, axes_init, unsqueeze_prepare, run_copy, free_state};
+const struct sp_op sp_op_Unsqueeze = {"Unsqueeze", "", 1, 18,
+    axes_init_guarded, unsqueeze_prepare, run_copy, free_state};
 
 /* ---- Transpose ------------------------------------------------------------- */
 
@@ -445,8 +450,9 @@ static enum sp_status transpose_run(struct sp_node *n, void *scratch, struct sp_
     return SP_OK;
 }
 
-const struct sp_op sp_op_Transpose = {"Transpose", "", 1, 18, transpose_init, transpose_prepare, transpose_run,
-                                      free_state};
+SP_DM_GUARDED_INIT(transpose_init, free_state)
+const struct sp_op sp_op_Transpose = {"Transpose", "", 1, 18,
+    transpose_init_guarded, transpose_prepare, transpose_run, free_state};
 
 /* ---- Expand ---------------------------------------------------------------- */
 
@@ -504,7 +510,9 @@ static enum sp_status expand_run(struct sp_node *n, void *scratch, struct sp_err
     return SP_OK;
 }
 
-const struct sp_op sp_op_Expand = {"Expand", "", 8, 18, noattr_state_init, expand_prepare, expand_run, free_state};
+SP_DM_GUARDED_INIT(noattr_state_init, free_state)
+const struct sp_op sp_op_Expand = {"Expand", "", 8, 18,
+    noattr_state_init_guarded, expand_prepare, expand_run, free_state};
 
 /* ---- Tile ------------------------------------------------------------------ */
 
@@ -577,7 +585,7 @@ static enum sp_status tile_run(struct sp_node *n, void *scratch, struct sp_error
     return SP_OK;
 }
 
-const struct sp_op sp_op_Tile = {"Tile", "", 6, 18, noattr_state_init, tile_prepare, tile_run, free_state};
+const struct sp_op sp_op_Tile = {"Tile", "", 6, 18, noattr_state_init_guarded, tile_prepare, tile_run, free_state};
 
 /* ---- ConstantOfShape -------------------------------------------------------- */
 
@@ -638,7 +646,9 @@ static enum sp_status cos_run(struct sp_node *n, void *scratch, struct sp_error 
     return SP_OK;
 }
 
-const struct sp_op sp_op_ConstantOfShape = {"ConstantOfShape", "", 9, 18, cos_init, cos_prepare, cos_run, free_state};
+SP_DM_GUARDED_INIT(cos_init, free_state)
+const struct sp_op sp_op_ConstantOfShape = {"ConstantOfShape", "", 9, 18,
+    cos_init_guarded, cos_prepare, cos_run, free_state};
 
 /* ---- Range ----------------------------------------------------------------- */
 

@@ -329,8 +329,9 @@ static void constant_free(struct sp_node *n)
     free_state(n);
 }
 
-const struct sp_op sp_op_Constant = {"Constant", "", 1, 18, constant_init, constant_prepare, constant_run,
-                                     constant_free};
+SP_DM_GUARDED_INIT(constant_init, constant_free)
+const struct sp_op sp_op_Constant = {"Constant", "", 1, 18,
+    constant_init_guarded, constant_prepare, constant_run, constant_free};
 
 /* ---- Identity / Dropout ---------------------------------------------------------- */
 
@@ -414,7 +415,9 @@ static enum sp_status dropout_run(struct sp_node *n, void *scratch, struct sp_er
     return SP_OK;
 }
 
-const struct sp_op sp_op_Dropout = {"Dropout", "", 7, 18, dropout_init, dropout_prepare, dropout_run, free_state};
+SP_DM_GUARDED_INIT(dropout_init, free_state)
+const struct sp_op sp_op_Dropout = {"Dropout", "", 7, 18,
+    dropout_init_guarded, dropout_prepare, dropout_run, free_state};
 
 /* ---- Cast / CastLike --------------------------------------------------------------- */
 
@@ -470,7 +473,8 @@ static enum sp_status cast_run(struct sp_node *n, void *scratch, struct sp_error
     return SP_OK;
 }
 
-const struct sp_op sp_op_Cast = {"Cast", "", 6, 18, cast_init, cast_prepare, cast_run, free_state};
+SP_DM_GUARDED_INIT(cast_init, free_state)
+const struct sp_op sp_op_Cast = {"Cast", "", 6, 18, cast_init_guarded, cast_prepare, cast_run, free_state};
 
 static enum sp_status castlike_init(struct sp_node *n, struct sp_error *err)
 {
@@ -565,7 +569,8 @@ static enum sp_status concat_run(struct sp_node *n, void *scratch, struct sp_err
     return SP_OK;
 }
 
-const struct sp_op sp_op_Concat = {"Concat", "", 4, 18, concat_init, concat_prepare, concat_run, free_state};
+SP_DM_GUARDED_INIT(concat_init, free_state)
+const struct sp_op sp_op_Concat = {"Concat", "", 4, 18, concat_init_guarded, concat_prepare, concat_run, free_state};
 
 /* ---- Split ------------------------------------------------------------------------- */
 
@@ -683,7 +688,8 @@ static enum sp_status split_run(struct sp_node *n, void *scratch, struct sp_erro
     return SP_OK;
 }
 
-const struct sp_op sp_op_Split = {"Split", "", 2, 18, split_init, split_prepare, split_run, free_state};
+SP_DM_GUARDED_INIT(split_init, free_state)
+const struct sp_op sp_op_Split = {"Split", "", 2, 18, split_init_guarded, split_prepare, split_run, free_state};
 
 /* ---- Slice ------------------------------------------------------------------------- */
 
@@ -809,7 +815,8 @@ static enum sp_status slice_run(struct sp_node *n, void *scratch, struct sp_erro
     return SP_OK;
 }
 
-const struct sp_op sp_op_Slice = {"Slice", "", 1, 18, slice_init, slice_prepare, slice_run, free_state};
+SP_DM_GUARDED_INIT(slice_init, free_state)
+const struct sp_op sp_op_Slice = {"Slice", "", 1, 18, slice_init_guarded, slice_prepare, slice_run, free_state};
 
 /* ---- Gather / GatherElements ----------------------------------------------------------- */
 
@@ -896,7 +903,8 @@ static enum sp_status gather_run(struct sp_node *n, void *scratch, struct sp_err
     return SP_OK;
 }
 
-const struct sp_op sp_op_Gather = {"Gather", "", 1, 18, gather_init, gather_prepare, gather_run, free_state};
+SP_DM_GUARDED_INIT(gather_init, free_state)
+const struct sp_op sp_op_Gather = {"Gather", "", 1, 18, gather_init_guarded, gather_prepare, gather_run, free_state};
 
 static enum sp_status gather_elements_prepare(struct sp_node *n, struct sp_error *err)
 {
@@ -951,8 +959,8 @@ static enum sp_status gather_elements_run(struct sp_node *n, void *scratch, stru
     return SP_OK;
 }
 
-const struct sp_op sp_op_GatherElements = {"GatherElements", "", 11, 18, gather_init, gather_elements_prepare,
-                                           gather_elements_run, free_state};
+const struct sp_op sp_op_GatherElements = {"GatherElements", "", 11, 18,
+    gather_init_guarded, gather_elements_prepare, gather_elements_run, free_state};
 
 /* ---- Pad --------------------------------------------------------------------------- */
 
@@ -1140,7 +1148,8 @@ static enum sp_status pad_run(struct sp_node *n, void *scratch, struct sp_error 
     return SP_OK;
 }
 
-const struct sp_op sp_op_Pad = {"Pad", "", 2, 18, pad_init, pad_prepare, pad_run, free_state};
+SP_DM_GUARDED_INIT(pad_init, free_state)
+const struct sp_op sp_op_Pad = {"Pad", "", 2, 18, pad_init_guarded, pad_prepare, pad_run, free_state};
 
 /* ---- DepthToSpace / SpaceToDepth ------------------------------------------------------------ */
 
@@ -1236,5 +1245,6 @@ static enum sp_status d2s_run(struct sp_node *n, void *scratch, struct sp_error 
     return SP_OK;
 }
 
-const struct sp_op sp_op_DepthToSpace = {"DepthToSpace", "", 1, 18, d2s_init, d2s_prepare, d2s_run, free_state};
-const struct sp_op sp_op_SpaceToDepth = {"SpaceToDepth", "", 1, 18, d2s_init, s2d_prepare, d2s_run, free_state};
+SP_DM_GUARDED_INIT(d2s_init, free_state)
+const struct sp_op sp_op_DepthToSpace = {"DepthToSpace", "", 1, 18, d2s_init_guarded, d2s_prepare, d2s_run, free_state};
+const struct sp_op sp_op_SpaceToDepth = {"SpaceToDepth", "", 1, 18, d2s_init_guarded, s2d_prepare, d2s_run, free_state};
