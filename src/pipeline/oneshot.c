@@ -499,7 +499,7 @@ enum sp_status sp_oneshot_run_ex(const struct sp_oneshot_config *cfg, struct sp_
      * verdict; rank 0 alone checks the output location, before any heavy work. */
     res->stage = SP_STAGE_SETUP;
     enum sp_status st = check_config(&s, err);
-    if (!st && s.use_case.custom)
+    if (!st && s.use_case.custom && s.rank == 0)
         sp_log(log, SP_LOG_WARN, "--use-case '%s' is not a known use case: using generic defaults",
                s.use_case.name);
     if (!st && s.rank == 0 && s.plan.level == 0.0) {
