@@ -6,8 +6,11 @@
  * input indices it reads and their weights (1 tap for nearest, 2 for linear, 4
  * for cubic), following the spec's coordinate transformations. Interpolation is
  * separable, so run applies one axis at a time, skipping axes whose plan is the
- * identity; nearest needs no arithmetic and moves bytes for any dtype. Modes
- * sparsify does not implement (tf_crop_and_resize, antialias) fail at prepare.
+ * identity; nearest needs no arithmetic and moves bytes for any dtype.
+ * tf_crop_and_resize marks output coordinates that fall outside the input per
+ * axis; a pass writes the extrapolation value there, and later passes along
+ * other axes only mix such constant rows with weights summing to one. The one
+ * mode sparsify does not implement (antialias) fails at init.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -18,13 +21,22 @@
 #include "engine/ops/datamove.h"
 
 enum rs_mode { RS_NEAREST, RS_LINEAR, RS_CUBIC };
-enum rs_ctm { CTM_HALF_PIXEL, CTM_PYTORCH_HALF_PIXEL, CTM_ALIGN_CORNERS, CTM_ASYMMETRIC, CTM_TF_HALF_PIXEL_FOR_NN };
+enum rs_ctm {
+    CTM_HALF_PIXEL,
+    CTM_PYTORCH_HALF_PIXEL,
+    CTM_ALIGN_CORNERS,
+    CTM_ASYMMETRIC,
+    CTM_TF_HALF_PIXEL_FOR_NN,
+    CTM_TF_CROP_AND_RESIZE
+};
 enum rs_nearest { NR_ROUND_PREFER_FLOOR, NR_ROUND_PREFER_CEIL, NR_FLOOR, NR_CEIL, NR_SIMPLE };
 enum rs_policy { KP_STRETCH, KP_NOT_LARGER, KP_NOT_SMALLER };
 
 struct rs_axis {
     int64_t in, out;
     bool identity;
+    double roi_start, roi_end; /* tf_crop_and_resize only */
+    uint8_t *outside;          /* out flags: coordinate outside the input (tf_crop_and_resize), owned */
     int64_t *idx; /* out * taps, owned */
     float *w;     /* out * taps, owned (NULL for nearest) */
 };
@@ -37,6 +49,7 @@ struct rs_state {
     enum rs_policy policy;
     float cubic_a;
     bool exclude_outside;
+    float extrapolation_value;
     float attr_scales[SP_MAX_DIMS]; /* Upsample-7 */
     int n_attr_scales;
     int64_t axes[SP_MAX_DIMS]; /* opset 18 */
@@ -54,6 +67,7 @@ static void rs_free(struct sp_node *n)
         for (int i = 0; i < SP_MAX_DIMS; i++) {
             free(s->ax[i].idx);
             free(s->ax[i].w);
+            free(s->ax[i].outside);
         }
     free(s);
     n->state = NULL;
@@ -117,9 +131,6 @@ static enum sp_status rs_init(struct sp_node *n, struct sp_error *err)
                                            "tf_half_pixel_for_nn", "tf_crop_and_resize"};
         if ((st = pick(n, "coordinate_transformation_mode", "half_pixel", ctms, 6, &v, err)))
             return st;
-        if (v == 5)
-            return sp_node_error(n, err, SP_ERR_UNSUPPORTED,
-                                 "coordinate_transformation_mode 'tf_crop_and_resize' is not supported");
         s->ctm = (enum rs_ctm)v;
         static const char *const nms[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
         if ((st = pick(n, "nearest_mode", "round_prefer_floor", nms, 4, &v, err)))
@@ -127,6 +138,7 @@ static enum sp_status rs_init(struct sp_node *n, struct sp_error *err)
         s->nearest = (enum rs_nearest)v;
         int64_t excl, anti;
         if ((st = sp_attr_float(n, "cubic_coeff_a", -0.75f, &s->cubic_a, err)) ||
+            (st = sp_attr_float(n, "extrapolation_value", 0.0f, &s->extrapolation_value, err)) ||
             (st = sp_attr_int(n, "exclude_outside", 0, &excl, err)) ||
             (st = sp_attr_int(n, "antialias", 0, &anti, err)))
             return st;
@@ -167,9 +179,14 @@ static enum sp_status read_scales(struct sp_node *n, int i, float *out, int *cou
  * spec's reference computes it: in * scale, not floored, when scales are given
  * (it matters for align_corners when downsampling by a non-integer factor).
  */
-static double rs_coord(const struct rs_state *s, int64_t o, double scale, int64_t in, double out)
+static double rs_coord(const struct rs_state *s, const struct rs_axis *a, int64_t o, double scale, int64_t in,
+                       double out)
 {
     switch (s->ctm) {
+    case CTM_TF_CROP_AND_RESIZE:
+        return out > 1 ? a->roi_start * (double)(in - 1) + (double)o * (a->roi_end - a->roi_start) * (double)(in - 1) /
+                                                                (out - 1)
+                       : 0.5 * (a->roi_start + a->roi_end) * (double)(in - 1);
     case CTM_HALF_PIXEL: return (o + 0.5) / scale - 0.5;
     case CTM_PYTORCH_HALF_PIXEL: return out > 1 ? (o + 0.5) / scale - 0.5 : 0.0;
     case CTM_ALIGN_CORNERS: return out == 1 ? 0.0 : (double)o * (double)(in - 1) / (out - 1);
@@ -208,7 +225,11 @@ static enum sp_status plan_axis(struct sp_node *n, struct rs_state *s, struct rs
     int K = s->taps;
     free(a->idx);
     free(a->w);
+    free(a->outside);
     a->w = NULL;
+    a->outside = NULL;
+    if (s->ctm == CTM_TF_CROP_AND_RESIZE && !(a->outside = calloc(1, (size_t)a->out + 1)))
+        return sp_node_error(n, err, SP_ERR_NOMEM, "cannot allocate the resize plan");
     a->idx = malloc(sizeof(int64_t) * (size_t)(a->out * K + 1));
     if (s->mode != RS_NEAREST)
         a->w = malloc(sizeof(float) * (size_t)(a->out * K + 1));
@@ -216,7 +237,11 @@ static enum sp_status plan_axis(struct sp_node *n, struct rs_state *s, struct rs
         return sp_node_error(n, err, SP_ERR_NOMEM, "cannot allocate the resize plan");
     a->identity = a->in == a->out;
     for (int64_t o = 0; o < a->out; o++) {
-        double x = rs_coord(s, o, scale, a->in, out_len);
+        double x = rs_coord(s, a, o, scale, a->in, out_len);
+        if (s->ctm == CTM_TF_CROP_AND_RESIZE && (x < 0 || x > (double)(a->in - 1))) {
+            a->outside[o] = 1;
+            a->identity = false;
+        }
         int64_t *ix = a->idx + o * K;
         if (s->mode == RS_NEAREST) {
             int64_t i = rs_round(s, x, scale);
@@ -314,6 +339,30 @@ static enum sp_status rs_prepare(struct sp_node *n, struct sp_error *err)
             scale[i] = 1;
             out[i] = x->dims[i];
             out_len[i] = (double)out[i];
+            s->ax[i].roi_start = 0;
+            s->ax[i].roi_end = 1;
+        }
+        if (s->ctm == CTM_TF_CROP_AND_RESIZE) {
+            const struct sp_tensor *roi = sp_node_in(n, 1);
+            if (!roi || !sp_node_in_is_const(n, 1) || !roi->data)
+                return sp_node_error(n, err, SP_ERR_UNSUPPORTED,
+                                     "tf_crop_and_resize needs input 'roi' known at plan time");
+            if (roi->dtype != SP_DTYPE_FLOAT && roi->dtype != SP_DTYPE_DOUBLE)
+                return sp_node_error(n, err, SP_ERR_UNSUPPORTED, "roi of dtype %s is not supported",
+                                     sp_dtype_name(roi->dtype));
+            if (sp_tensor_numel(roi) != 2 * na)
+                return sp_node_error(n, err, SP_ERR_FORMAT, "roi has %lld values, expected %d",
+                                     (long long)sp_tensor_numel(roi), 2 * na);
+            if (x->dtype != SP_DTYPE_FLOAT)
+                return sp_node_error(n, err, SP_ERR_UNSUPPORTED, "tf_crop_and_resize of %s is not supported (float32 only)",
+                                     sp_dtype_name(x->dtype));
+            for (int i = 0; i < na; i++) {
+                bool f = roi->dtype == SP_DTYPE_FLOAT;
+                double lo = f ? ((const float *)roi->data)[i] : ((const double *)roi->data)[i];
+                double hi = f ? ((const float *)roi->data)[i + na] : ((const double *)roi->data)[i + na];
+                s->ax[axes[i]].roi_start = lo;
+                s->ax[axes[i]].roi_end = hi;
+            }
         }
         if ((st = read_scales(n, 2, sc, &nsc, err)))
             return st;
@@ -330,7 +379,7 @@ static enum sp_status rs_prepare(struct sp_node *n, struct sp_error *err)
                 int64_t a = axes[i];
                 scale[a] = sc[i];
                 out_len[a] = (double)x->dims[a] * sc[i];
-                out[a] = (int64_t)floor(out_len[a]);
+                out[a] = (int64_t)floor(out_len[a] * (s->ax[a].roi_end - s->ax[a].roi_start));
             }
         } else {
             int64_t sizes[SP_MAX_DIMS];
@@ -417,10 +466,17 @@ static void run_nearest(const struct rs_state *s, const struct sp_tensor *x, str
     const char *in = x->data;
     for (int64_t row = 0; row < rows; row++, out += (size_t)W * es) {
         int64_t off = 0;
-        for (int i = 0; i < r - 1; i++)
+        bool outside = false;
+        for (int i = 0; i < r - 1; i++) {
             off += s->ax[i].idx[k[i]] * xs[i];
+            outside = outside || (s->ax[i].outside && s->ax[i].outside[k[i]]);
+        }
         const char *src = in + (size_t)off * es;
-        if (s->ax[r - 1].identity) {
+        if (s->ctm == CTM_TF_CROP_AND_RESIZE) { /* float32 only, checked at prepare */
+            const uint8_t *lo = s->ax[r - 1].outside;
+            for (int64_t c = 0; c < W; c++)
+                ((float *)out)[c] = outside || lo[c] ? s->extrapolation_value : ((const float *)src)[lastidx[c]];
+        } else if (s->ax[r - 1].identity) {
             memcpy(out, src, (size_t)W * es);
         } else if (es == 4) {
             for (int64_t c = 0; c < W; c++)
@@ -438,7 +494,8 @@ static void run_nearest(const struct rs_state *s, const struct sp_tensor *x, str
 }
 
 /* One separable pass along axis a: dst[o, j, i] = sum_k w[j,k] * src[o, idx[j,k], i]. */
-static void interp_pass(const struct rs_axis *ax, int K, const float *src, float *dst, int64_t outer, int64_t inner)
+static void interp_pass(const struct rs_axis *ax, int K, const float *src, float *dst, int64_t outer, int64_t inner,
+                        float extrapolation_value)
 {
     for (int64_t o = 0; o < outer; o++) {
         const float *sb = src + o * ax->in * inner;
@@ -447,6 +504,11 @@ static void interp_pass(const struct rs_axis *ax, int K, const float *src, float
             const int64_t *ix = ax->idx + j * K;
             const float *w = ax->w + j * K;
             float *d = db + j * inner;
+            if (ax->outside && ax->outside[j]) {
+                for (int64_t i = 0; i < inner; i++)
+                    d[i] = extrapolation_value;
+                continue;
+            }
             if (inner == 1) {
                 float acc = 0;
                 for (int k = 0; k < K; k++)
@@ -496,7 +558,7 @@ static enum sp_status rs_run(struct sp_node *n, void *scratch, struct sp_error *
             outer *= cur[i];
         for (int i = a + 1; i < r; i++)
             inner *= cur[i];
-        interp_pass(&s->ax[a], s->taps, src, dst, outer, inner);
+        interp_pass(&s->ax[a], s->taps, src, dst, outer, inner, s->extrapolation_value);
         cur[a] = s->ax[a].out;
         src = dst;
     }
