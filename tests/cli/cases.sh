@@ -232,5 +232,18 @@ case_custom_use_case() {
         'use_case.canonical=null' 'use_case.family="custom"' || fail "custom use case: report"
 }
 
+case_run_np2() {
+    # One output .npz per sample, the same whether 1 or 2 ranks share the work.
+    run "$WORK/o" "$WORK/e" mpi2 "$BIN" run --model "$MODEL" --data "$DATA" --output "$WORK/r2"
+    expect_code 0 $? "run on 2 ranks"
+    run "$WORK/o" "$WORK/e" "$BIN" run --model "$MODEL" --data "$DATA" --output "$WORK/r1"
+    expect_code 0 $? "run on 1 rank"
+    [ "$(ls "$WORK/r2" | wc -l)" -eq "$NSAMPLES" ] || fail "run: $(ls "$WORK/r2" | wc -l) outputs for $NSAMPLES samples"
+    diff <(cd "$DATA" && ls) <(cd "$WORK/r2" && ls) >/dev/null || fail "run: output names differ from the samples'"
+    for f in "$WORK"/r1/*.npz; do
+        cmp -s "$f" "$WORK/r2/$(basename "$f")" || { fail "run: $(basename "$f") differs between 1 and 2 ranks"; break; }
+    done
+}
+
 "case_$1"
 exit $FAILED
