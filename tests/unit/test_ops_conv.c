@@ -1196,13 +1196,16 @@ static void test_resnet50_conv_stack_timing(void)
         struct sp_error err;
         CU_ASSERT_EQUAL_FATAL(tn_prepare(&t, &err), SP_OK);
         t.node.op->run(&t.node, t.scratch, &err); /* warm-up */
-        struct timespec t0, t1;
-        int reps = 3;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        for (int r = 0; r < reps; r++)
+        /* Best of several runs: the machine is shared, the minimum is the least disturbed. */
+        double s = INFINITY;
+        for (int r = 0; r < 7; r++) {
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
             t.node.op->run(&t.node, t.scratch, &err);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        double s = ((double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec)) / reps;
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            double e = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+            s = e < s ? e : s;
+        }
         int64_t oh = t.out[0]->t.dims[2];
         double flop = 2.0 * sh[2] * oh * oh * sh[0] * sh[3] * sh[3];
         fprintf(stderr, "conv %4d->%4d %dx%d s%d @%3d: %7.3f ms %6.1f GFLOP/s x%d\n", sh[0], sh[2], sh[3], sh[3],
@@ -1216,6 +1219,29 @@ static void test_resnet50_conv_stack_timing(void)
     }
     fprintf(stderr, "ResNet-50 conv stack: %.1f ms, %.2f GFLOP, %.1f GFLOP/s\n", total_s * 1e3, total_flop * 1e-9,
             total_flop / total_s * 1e-9);
+    /* The stem's max pool, 3x3 stride 2 pad 1 over 64 x 112 x 112. */
+    int64_t xd[4] = {1, 64, 112, 112}, ks[2] = {3, 3}, st[2] = {2, 2}, pads[4] = {1, 1, 1, 1};
+    float *x = rand_buf(prod(4, xd));
+    struct tnode t;
+    tn_init(&t, &sp_op_MaxPool, "MaxPool", 12, 1, 1);
+    tn_input(&t, 0, 4, xd, x);
+    tn_ints(&t, "kernel_shape", 2, ks);
+    tn_ints(&t, "strides", 2, st);
+    tn_ints(&t, "pads", 4, pads);
+    struct sp_error err;
+    CU_ASSERT_EQUAL_FATAL(tn_prepare(&t, &err), SP_OK);
+    double best = INFINITY;
+    for (int r = 0; r < 7; r++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        t.node.op->run(&t.node, t.scratch, &err);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double e = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+        best = e < best ? e : best;
+    }
+    fprintf(stderr, "maxpool 3x3 s2 64x112x112: %.3f ms\n", best * 1e3);
+    tn_free(&t);
+    free(x);
 }
 
 int main(void)

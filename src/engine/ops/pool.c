@@ -207,6 +207,51 @@ SP_MAXPOOL_PLANE(maxpool_plane_f32, float, -FLT_MAX)
 SP_MAXPOOL_PLANE(maxpool_plane_i8, int8_t, INT8_MIN)
 SP_MAXPOOL_PLANE(maxpool_plane_u8, uint8_t, 0)
 
+/* Floor and ceiling division by a positive divisor, for negative numerators too. */
+static int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+static int64_t ceil_div(int64_t a, int64_t b) { return -floor_div(-a, b); }
+
+/*
+ * Float max pool without Indices, the case every CNN stem runs. Instead of
+ * clipping each window (integer divisions per output), it walks the taps: for
+ * each tap the range of output columns that read inside the input is computed
+ * once per output row, and the row is folded in with a branch-free max, which
+ * the compiler vectorizes. Windows that see only padding keep -FLT_MAX.
+ */
+static void maxpool_plane_rows_f32(const struct sp_win *w, const float *x, float *y)
+{
+    const int64_t ID = w->in[0], IH = w->in[1], IW = w->in[2], OW = w->out[2], sw = w->stride[2];
+    for (int64_t od = 0; od < w->out[0]; od++) {
+        int64_t d0 = od * w->stride[0] - w->pad_begin[0], dlo, dhi;
+        tap_range(d0, w->kernel[0], w->dilation[0], ID, &dlo, &dhi);
+        for (int64_t oh = 0; oh < w->out[1]; oh++, y += OW) {
+            int64_t h0 = oh * w->stride[1] - w->pad_begin[1], hlo, hhi;
+            tap_range(h0, w->kernel[1], w->dilation[1], IH, &hlo, &hhi);
+            for (int64_t ow = 0; ow < OW; ow++)
+                y[ow] = -FLT_MAX;
+            for (int64_t td = dlo; td < dhi; td++)
+                for (int64_t th = hlo; th < hhi; th++) {
+                    const float *row = x + ((d0 + td * w->dilation[0]) * IH + h0 + th * w->dilation[1]) * IW;
+                    for (int64_t tw = 0; tw < w->kernel[2]; tw++) {
+                        int64_t off = tw * w->dilation[2] - w->pad_begin[2];
+                        /* output columns with 0 <= ow * sw + off < IW */
+                        int64_t lo = ceil_div(-off, sw), hi = floor_div(IW - 1 - off, sw) + 1;
+                        lo = lo < 0 ? 0 : lo;
+                        hi = hi > OW ? OW : hi;
+                        const float *src = row + off;
+                        if (sw == 1) {
+                            for (int64_t ow = lo; ow < hi; ow++)
+                                y[ow] = src[ow] > y[ow] ? src[ow] : y[ow];
+                        } else {
+                            for (int64_t ow = lo; ow < hi; ow++)
+                                y[ow] = src[ow * sw] > y[ow] ? src[ow * sw] : y[ow];
+                        }
+                    }
+                }
+        }
+    }
+}
+
 static void avgpool_plane(const struct sp_win *w, bool include_pad, const float *x, float *y)
 {
     const int64_t IH = w->in[1], IW = w->in[2];
@@ -277,6 +322,8 @@ static enum sp_status pool_run(struct sp_node *n, void *scratch, struct sp_error
             else if (s->dtype == SP_DTYPE_UINT8)
                 maxpool_plane_u8(&s->win, (const uint8_t *)xv + p * in_plane, (uint8_t *)yv + p * out_plane, ip,
                                  p * in_plane, s->column_major);
+            else if (!ip)
+                maxpool_plane_rows_f32(&s->win, x + p * in_plane, y + p * out_plane);
             else
                 maxpool_plane_f32(&s->win, x + p * in_plane, y + p * out_plane, ip, p * in_plane,
                                   s->column_major);
