@@ -28,7 +28,7 @@ add_executable(check_report ${CMAKE_CURRENT_SOURCE_DIR}/cli/check_report.c)
 target_link_libraries(check_report PRIVATE PkgConfig::JANSSON)
 
 set(SPARSIFY_CLI_CASES help_and_version bad_flags zoo_names level0_np2 level0_np1_alias
-  level_above_zero_np2 bad_sample_np2 output_not_folder existing_output_kept custom_use_case run_np2)
+  level_above_zero_np2 bad_sample_np2 output_not_folder existing_output_kept custom_use_case external_data_np2 run_np2)
 foreach(case ${SPARSIFY_CLI_CASES})
   add_test(NAME cli_${case}
     COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/cases.sh ${case})

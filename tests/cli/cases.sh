@@ -232,6 +232,28 @@ case_custom_use_case() {
         'use_case.canonical=null' 'use_case.family="custom"' || fail "custom use case: report"
 }
 
+case_external_data_np2() {
+    # Level 0 copies the external-data files the model references, byte for byte.
+    local fx=$SRC/tests/fixtures
+    for m in ext_one_file ext_per_tensor; do
+        run "$WORK/o" "$WORK/e" mpi2 "$BIN" one-shot --use-case ic --model "$fx/onnx/$m/model.onnx" \
+            --data "$fx/cli/data_x4" --optim-level 0 --output "$WORK/$m" --quiet
+        expect_code 0 $? "level 0 with external data ($m)"
+        for f in $(cd "$fx/onnx/$m" && ls); do
+            cmp -s "$fx/onnx/$m/$f" "$WORK/$m/$f" || fail "$m: $f not copied byte for byte"
+        done
+        "$CHECK" "$WORK/$m/report.json" 'data.samples=2' 'outputs.external_data?=array' || fail "$m: report"
+    done
+    # A missing external file is an input error, and nothing is written.
+    mkdir "$WORK/broken"
+    cp "$fx/onnx/ext_per_tensor/model.onnx" "$fx/onnx/ext_per_tensor/W" "$WORK/broken/"
+    run "$WORK/o" "$WORK/e" mpi2 "$BIN" one-shot --use-case ic --model "$WORK/broken/model.onnx" \
+        --data "$fx/cli/data_x4" --optim-level 0 --output "$WORK/out"
+    expect_code 3 $? "missing external file"
+    [ "$(error_lines "$WORK/e")" -eq 1 ] || fail "missing external file: not one error line"
+    [ ! -e "$WORK/out" ] || fail "missing external file left the output folder"
+}
+
 case_run_np2() {
     # One output .npz per sample, the same whether 1 or 2 ranks share the work.
     run "$WORK/o" "$WORK/e" mpi2 "$BIN" run --model "$MODEL" --data "$DATA" --output "$WORK/r2"
