@@ -26,7 +26,7 @@ struct sp_engine;
 
 struct sp_engine_options {
     int threads;                 /* BLAS threads; 0 keeps OPENBLAS_NUM_THREADS / default */
-    const struct sp_logger *log; /* may be NULL */
+    const struct sp_logger *log; /* may be NULL; borrowed, must outlive the engine */
 };
 
 /* What an observer sees of one executed node. All pointers borrowed, valid only
@@ -61,6 +61,15 @@ void sp_engine_free(struct sp_engine *e);
  */
 enum sp_status sp_engine_run(struct sp_engine *e, const struct sp_tensor *inputs, struct sp_tensor *outputs,
                              struct sp_error *err);
+
+/*
+ * Plans for the dtypes and shapes of `inputs` (one per model input; their data
+ * is not read) without running: checks them against the model, infers every
+ * shape, folds constants and sizes the arena. sp_engine_run does this itself
+ * when the shapes change; call it to fail early or to read
+ * sp_engine_arena_bytes before the first run.
+ */
+enum sp_status sp_engine_prepare(struct sp_engine *e, const struct sp_tensor *inputs, struct sp_error *err);
 
 /* Installs (or with fn == NULL removes) the observer called after each
  * non-constant node runs. A non-zero status from it stops the run. */

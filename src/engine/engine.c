@@ -504,13 +504,7 @@ enum sp_status sp_engine_run(struct sp_engine *e, const struct sp_tensor *inputs
     enum sp_status st;
     for (int i = 0; i < e->n_outputs; i++)
         memset(&outputs[i], 0, sizeof outputs[i]);
-    if (e->n_inputs > 0 && !inputs)
-        return sp_error_set(err, SP_ERR_USAGE, "sp_engine_run: the model has %d inputs but none were given",
-                            e->n_inputs);
-    bool replan = !e->planned;
-    for (int i = 0; i < e->n_inputs && !replan; i++)
-        replan = !same_shape(&inputs[i], &e->plan_inputs[i]);
-    if (replan && (st = sp_engine_plan(e, inputs, err)))
+    if ((st = sp_engine_prepare(e, inputs, err)))
         return st;
     for (int i = 0; i < e->n_inputs; i++) {
         if (!inputs[i].data && sp_tensor_numel(&inputs[i]) > 0)
@@ -557,6 +551,17 @@ enum sp_status sp_engine_run(struct sp_engine *e, const struct sp_tensor *inputs
         }
     }
     return SP_OK;
+}
+
+enum sp_status sp_engine_prepare(struct sp_engine *e, const struct sp_tensor *inputs, struct sp_error *err)
+{
+    if (e->n_inputs > 0 && !inputs)
+        return sp_error_set(err, SP_ERR_USAGE, "sp_engine_prepare: the model has %d inputs but none were given",
+                            e->n_inputs);
+    bool replan = !e->planned;
+    for (int i = 0; i < e->n_inputs && !replan; i++)
+        replan = !same_shape(&inputs[i], &e->plan_inputs[i]);
+    return replan ? sp_engine_plan(e, inputs, err) : SP_OK;
 }
 
 void sp_engine_set_observer(struct sp_engine *e, sp_engine_observer_fn fn, void *user)

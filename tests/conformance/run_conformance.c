@@ -606,11 +606,22 @@ static int ops_doc(const char *path, bool write)
         fclose(f);
     }
     bool same = have && len == strlen(doc) && memcmp(have, doc, len) == 0;
-    if (!same)
+    if (!same) {
+        /* Show the first line that differs, then what the file should hold. */
+        const char *a = have ? have : "", *b = doc;
+        int line = 1;
+        while (*a && *a == *b) {
+            line += *a == '\n';
+            a++, b++;
+        }
+        while (a > (have ? have : "") && a[-1] != '\n')
+            a--, b--;
         fprintf(stderr,
                 "%s does not match the operator registry (ops.def and each op's opset range).\n"
-                "Regenerate it: run_conformance --write-ops-doc %s\n--- expected:\n%s",
-                path, path, doc);
+                "first difference at line %d:\n  file:     %.*s\n  registry: %.*s\n"
+                "Regenerate it: run_conformance --write-ops-doc %s\n",
+                path, line, (int)strcspn(a, "\n"), a, (int)strcspn(b, "\n"), b, path);
+    }
     else
         printf("%s matches the operator registry\n", path);
     free(have);

@@ -228,6 +228,10 @@ static void test_arena_reuses_buffers_of_a_long_chain(void)
         struct sp_engine *e = engine_for(m);
         if (e) {
             struct sp_tensor in = f32_tensor(2, (int64_t[]){1, W}, x), out = {0};
+            struct sp_error err;
+            sp_error_clear(&err);
+            CU_ASSERT_EQUAL(sp_engine_prepare(e, &in, &err), SP_OK); /* plans without running */
+            CU_ASSERT_EQUAL(sp_engine_arena_bytes(e), 2 * W * sizeof(float));
             CU_ASSERT_EQUAL_FATAL(run1(e, &in, &out, 1), SP_OK);
             /* Each value dies when the next Neg has read it: two live buffers at
              * any time, whatever the length of the chain. */
