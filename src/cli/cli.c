@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/signals.h"
 #include "sparsify/data.h"
 #include "sparsify/engine.h"
 #include "sparsify/model.h"
@@ -218,7 +219,12 @@ static enum sp_status cmd_one_shot(struct sp_cli_options *opt, struct sp_comm *c
     cfg.model_name = mname;
     cfg.data_name = dname;
     struct sp_oneshot_result res;
+    /* SIGTERM/SIGUSR1/SIGINT during the run: checkpoint and exit 8 (signals.h). */
+    if (sp_cli_signals_install() != 0)
+        sp_log(log, SP_LOG_WARN, "cannot install signal handlers (%s): a signal will kill the run without a checkpoint",
+               strerror(errno));
     st = sp_oneshot_run_ex(&cfg, comm, log, &res, err);
+    sp_cli_signals_restore();
     *output_stage = st && res.stage == SP_STAGE_OUTPUT;
     if (!st && sp_comm_rank(comm) == 0 && !opt->quiet)
         printf("sparsify: one-shot done: %s/model.onnx and %s/report.json (%lld samples, %d ranks)\n",

@@ -1,0 +1,83 @@
+/*
+ * The CLI's stop handlers (see signals.h for why). A handler may only do
+ * async-signal-safe things: it records the signal number in a sig_atomic_t and
+ * calls sp_calib_request_stop(), which only sets another one. The calibration
+ * loop polls that flag between groups and agrees on it across ranks, so a
+ * signal that reaches only some ranks still stops all of them together.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "cli/signals.h"
+#include "sparsify/calib.h"
+
+/* Weak until every build of libsparsify carries calibration: a library without
+ * it leaves these NULL and a signal then only gets recorded. */
+#pragma weak sp_calib_request_stop
+#pragma weak sp_calib_clear_stop
+
+static const int stop_signals[] = {SIGTERM, SIGUSR1, SIGINT};
+#define N_SIGNALS (sizeof stop_signals / sizeof stop_signals[0])
+
+static struct sigaction saved[N_SIGNALS];
+static bool installed;
+static volatile sig_atomic_t last_signal;
+static volatile sig_atomic_t sigint_count;
+
+static void on_stop_signal(int sig)
+{
+    int saved_errno = errno;
+    last_signal = sig;
+    if (sig == SIGINT && ++sigint_count > 1) {
+        /* Second Ctrl-C: the user wants out now, checkpoint or not. */
+        signal(SIGINT, SIG_DFL);
+        raise(SIGINT);
+    }
+    if (sp_calib_request_stop)
+        sp_calib_request_stop();
+    errno = saved_errno;
+}
+
+int sp_cli_signals_install(void)
+{
+    if (installed)
+        return 0;
+    if (sp_calib_clear_stop)
+        sp_calib_clear_stop();
+    last_signal = 0;
+    sigint_count = 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    /* SA_RESTART: a signal must not turn a read() or an MPI progress call into
+     * an EINTR failure; the stop is handled at the next group boundary. */
+    sa.sa_flags = SA_RESTART;
+    for (size_t i = 0; i < N_SIGNALS; i++) {
+        if (sigaction(stop_signals[i], &sa, &saved[i]) != 0) {
+            int e = errno;
+            while (i-- > 0)
+                sigaction(stop_signals[i], &saved[i], NULL);
+            errno = e;
+            return -1;
+        }
+    }
+    installed = true;
+    return 0;
+}
+
+void sp_cli_signals_restore(void)
+{
+    if (!installed)
+        return;
+    for (size_t i = 0; i < N_SIGNALS; i++)
+        sigaction(stop_signals[i], &saved[i], NULL);
+    installed = false;
+}
+
+int sp_cli_signals_last(void)
+{
+    return last_signal;
+}
