@@ -31,7 +31,17 @@ struct conv_state {
     struct sp_win win;
     int64_t batch, c_in, c_out;
     bool pointwise, depthwise;
+    bool batched; /* small planes, several images: one GEMM over the whole batch */
 };
+
+/*
+ * Below this many output positions per image a per-image GEMM is too narrow
+ * (N = 49 at ResNet's last stage) for OpenBLAS to reach its rate; the images'
+ * columns are then placed side by side and multiplied at once, at the cost of
+ * copying the product back into NCHW. Measured on ResNet-50 at batch 8: +25-45%
+ * on the 7x7 layers, a loss at 14x14 (196 positions), hence the bound.
+ */
+#define CONV_BATCH_PLANE_MAX 128
 
 static const char *const conv_attrs[] = {"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides", NULL};
 static const char *const convt_attrs[] = {"auto_pad",       "dilations",    "group",   "kernel_shape", "pads",
@@ -176,7 +186,19 @@ static enum sp_status conv_prepare(struct sp_node *n, struct sp_error *err)
         return st;
     if (col_dims[0] > INT_MAX || col_dims[1] > INT_MAX || s->c_out > INT_MAX)
         return sp_node_error(n, err, SP_ERR_UNSUPPORTED, "GEMM dimensions exceed the BLAS int range");
-    n->scratch_bytes = (s->pointwise || s->depthwise) ? 0 : (size_t)(col_dims[0] * col_dims[1]) * sizeof(float);
+    s->batched = s->batch > 1 && s->group == 1 && !s->depthwise && col_dims[1] <= CONV_BATCH_PLANE_MAX;
+    if (s->batched) {
+        /* columns (K x B*P) then the product (M x B*P) */
+        int64_t wide[2] = {k + s->c_out, s->batch * col_dims[1]};
+        if ((st = sp_op_check_elems(n, "the batched im2col buffer", 2, wide, err)))
+            return st;
+        if (wide[1] > INT_MAX)
+            return sp_node_error(n, err, SP_ERR_UNSUPPORTED, "GEMM dimensions exceed the BLAS int range");
+        n->scratch_bytes = (size_t)(wide[0] * wide[1]) * sizeof(float);
+    } else {
+        n->scratch_bytes =
+            (s->pointwise || s->depthwise) ? 0 : (size_t)(col_dims[0] * col_dims[1]) * sizeof(float);
+    }
     sp_node_set_out(n, 0, SP_DTYPE_FLOAT, 2 + nd, out_dims);
     return SP_OK;
 }
@@ -205,6 +227,30 @@ static enum sp_status conv_run(struct sp_node *n, void *scratch, struct sp_error
     const int64_t in_plane = sp_win_in_size(&s->win), out_plane = sp_win_out_size(&s->win);
     const int64_t taps = sp_win_kernel_size(&s->win), k = cg * taps;
     float *col = scratch;
+    if (s->batched) {
+        const int64_t wide = s->batch * out_plane;
+        float *prod = col + k * wide;
+        for (int64_t b = 0; b < s->batch; b++) {
+            const float *xb = x + b * s->c_in * in_plane;
+            if (s->pointwise) {
+                for (int64_t c = 0; c < s->c_in; c++)
+                    memcpy(col + c * wide + b * out_plane, xb + c * in_plane, (size_t)out_plane * sizeof(float));
+            } else {
+                sp_im2col_ld(&s->win, s->c_in, xb, col + b * out_plane, wide);
+            }
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)s->c_out, (int)wide, (int)k, 1.0f, wts, (int)k,
+                    col, (int)wide, 0.0f, prod, (int)wide);
+        for (int64_t b = 0; b < s->batch; b++)
+            for (int64_t m = 0; m < s->c_out; m++) {
+                const float *src = prod + m * wide + b * out_plane;
+                float *dst = y + (b * s->c_out + m) * out_plane;
+                float v = bias ? bias[m] : 0.0f;
+                for (int64_t i = 0; i < out_plane; i++)
+                    dst[i] = src[i] + v;
+            }
+        return SP_OK;
+    }
     for (int64_t b = 0; b < s->batch; b++) {
         const float *xb = x + b * s->c_in * in_plane;
         float *yb = y + b * s->c_out * out_plane;

@@ -191,11 +191,16 @@ static void valid_range(int64_t out, int64_t in, int64_t stride, int64_t pad, in
 
 void sp_im2col(const struct sp_win *w, int64_t channels, const float *x, float *col)
 {
+    sp_im2col_ld(w, channels, x, col, sp_win_out_size(w));
+}
+
+void sp_im2col_ld(const struct sp_win *w, int64_t channels, const float *x, float *col, int64_t ld)
+{
     const int64_t ID = w->in[0], IH = w->in[1], IW = w->in[2];
     const int64_t OD = w->out[0], OH = w->out[1], OW = w->out[2];
     const int64_t sd = w->stride[0], sh = w->stride[1], sw = w->stride[2];
     const int64_t in_plane = ID * IH * IW;
-    float *dst = col;
+    float *next_row = col;
     for (int64_t c = 0; c < channels; c++) {
         const float *xc = x + c * in_plane;
         for (int64_t kd = 0; kd < w->kernel[0]; kd++) {
@@ -205,6 +210,8 @@ void sp_im2col(const struct sp_win *w, int64_t channels, const float *x, float *
                 int64_t oh_lo, oh_hi;
                 valid_range(OH, IH, sh, w->pad_begin[1], kh * w->dilation[1], &oh_lo, &oh_hi);
                 for (int64_t kw = 0; kw < w->kernel[2]; kw++) {
+                    float *dst = next_row;
+                    next_row += ld;
                     int64_t ow_lo, ow_hi;
                     int64_t woff = kw * w->dilation[2] - w->pad_begin[2];
                     valid_range(OW, IW, sw, w->pad_begin[2], kw * w->dilation[2], &ow_lo, &ow_hi);

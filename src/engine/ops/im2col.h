@@ -80,6 +80,9 @@ bool sp_win_is_pointwise(const struct sp_win *w);
  * Taps falling into padding read as 0.
  */
 void sp_im2col(const struct sp_win *w, int64_t channels, const float *x, float *col);
+/* The same with rows `ld` floats apart (ld >= output positions), so the
+ * columns of several images can sit side by side in one matrix. */
+void sp_im2col_ld(const struct sp_win *w, int64_t channels, const float *x, float *col, int64_t ld);
 
 /*
  * col2im: the adjoint of sp_im2col. Accumulates (+=) every entry of the
