@@ -38,7 +38,7 @@ struct conv_state {
  * Below this many output positions per image a per-image GEMM is too narrow
  * (N = 49 at ResNet's last stage) for OpenBLAS to reach its rate; the images'
  * columns are then placed side by side and multiplied at once, at the cost of
- * copying the product back into NCHW. Measured on ResNet-50 at batch 8: +25-45%
+ * copying the product back into NCHW. Measured on ResNet-50 at batch 8: +10-50%
  * on the 7x7 layers, a loss at 14x14 (196 positions), hence the bound.
  */
 #define CONV_BATCH_PLANE_MAX 128
