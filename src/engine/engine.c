@@ -344,7 +344,9 @@ enum sp_status sp_engine_create(const struct sp_model *model, const struct sp_en
     e->inputs = calloc((size_t)e->n_inputs + 1, sizeof *e->inputs);
     e->outputs = calloc((size_t)e->n_outputs + 1, sizeof *e->outputs);
     e->plan_inputs = calloc((size_t)e->n_inputs + 1, sizeof *e->plan_inputs);
-    if (!e->inputs || !e->outputs || !e->plan_inputs) {
+    e->by_value = calloc((size_t)e->n_inputs + 1, sizeof *e->by_value);
+    e->plan_values = calloc((size_t)e->n_inputs + 1, sizeof *e->plan_values);
+    if (!e->inputs || !e->outputs || !e->plan_inputs || !e->by_value || !e->plan_values) {
         st = sp_error_set(err, SP_ERR_NOMEM, "out of memory creating the engine");
         goto out;
     }
@@ -481,6 +483,8 @@ void sp_engine_free(struct sp_engine *e)
     free(e->inputs);
     free(e->outputs);
     free(e->plan_inputs);
+    free(e->by_value);
+    free(e->plan_values);
     free(e->sched);
     free(e->items);
     free(e);
@@ -496,6 +500,20 @@ static bool same_shape(const struct sp_tensor *a, const struct sp_tensor *b)
         if (a->dims[d] != b->dims[d])
             return false;
     return true;
+}
+
+bool sp_engine_plan_stale(const struct sp_engine *e, const struct sp_tensor *inputs)
+{
+    if (!e->planned)
+        return true;
+    for (int i = 0; i < e->n_inputs; i++) {
+        if (!same_shape(&inputs[i], &e->plan_inputs[i]))
+            return true;
+        if (e->by_value[i] &&
+            (!inputs[i].data || memcmp(inputs[i].data, e->plan_values[i], sp_tensor_nbytes(&inputs[i])) != 0))
+            return true;
+    }
+    return false;
 }
 
 enum sp_status sp_engine_run(struct sp_engine *e, const struct sp_tensor *inputs, struct sp_tensor *outputs,
@@ -558,10 +576,7 @@ enum sp_status sp_engine_prepare(struct sp_engine *e, const struct sp_tensor *in
     if (e->n_inputs > 0 && !inputs)
         return sp_error_set(err, SP_ERR_USAGE, "sp_engine_prepare: the model has %d inputs but none were given",
                             e->n_inputs);
-    bool replan = !e->planned;
-    for (int i = 0; i < e->n_inputs && !replan; i++)
-        replan = !same_shape(&inputs[i], &e->plan_inputs[i]);
-    return replan ? sp_engine_plan(e, inputs, err) : SP_OK;
+    return sp_engine_plan_stale(e, inputs) ? sp_engine_plan(e, inputs, err) : SP_OK;
 }
 
 void sp_engine_set_observer(struct sp_engine *e, sp_engine_observer_fn fn, void *user)

@@ -37,6 +37,10 @@ struct sp_exec {
     const struct sp_tensor **out_tensors;
 };
 
+/* Largest graph input planned by value: 64 int64 values, enough for any
+ * shape, axes, pads or scales vector. */
+#define SP_ENGINE_BY_VALUE_BYTES 512
+
 /* One value to place in the arena (plan.c). */
 struct sp_arena_item {
     struct sp_value *v;
@@ -67,6 +71,10 @@ struct sp_engine {
      * differs from plan_inputs. */
     bool planned;
     struct sp_tensor *plan_inputs;  /* dtype/dims the plan was made for (no data) */
+    /* Inputs planned by value (see plan.c, "shape inputs"): their values are
+     * constants of the plan, and a run with other values re-plans. */
+    bool *by_value;
+    unsigned char (*plan_values)[SP_ENGINE_BY_VALUE_BYTES];
     int n_sched;
     int *sched;                     /* node indices executed by run(), in order */
     struct sp_arena_item *items;    /* scratch of the memory planner, n_values long */
@@ -88,6 +96,10 @@ struct sp_engine {
  * unplanned and the next run plans again.
  */
 enum sp_status sp_engine_plan(struct sp_engine *e, const struct sp_tensor *inputs, struct sp_error *err);
+
+/* True if the plan must be re-made for these inputs (dtype, shape, or the
+ * value of an input planned by value changed). */
+bool sp_engine_plan_stale(const struct sp_engine *e, const struct sp_tensor *inputs);
 
 /* Releases folded constants and plan buffers (not initializers). */
 void sp_engine_plan_release(struct sp_engine *e);

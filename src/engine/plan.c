@@ -267,7 +267,7 @@ out:
     return st;
 }
 
-enum sp_status sp_engine_plan(struct sp_engine *e, const struct sp_tensor *inputs, struct sp_error *err)
+static enum sp_status plan_once(struct sp_engine *e, const struct sp_tensor *inputs, struct sp_error *err)
 {
     enum sp_status st;
     e->planned = false;
@@ -295,6 +295,11 @@ enum sp_status sp_engine_plan(struct sp_engine *e, const struct sp_tensor *input
         t->ndim = inputs[i].ndim;
         memcpy(t->dims, inputs[i].dims, sizeof t->dims);
         e->plan_inputs[i] = *t;
+        e->inputs[i]->is_const = e->by_value[i];
+        if (e->by_value[i]) {
+            t->data = inputs[i].data; /* borrowed for the plan; run() re-points it each time */
+            memcpy(e->plan_values[i], inputs[i].data, sp_tensor_nbytes(t));
+        }
     }
 
     e->n_sched = 0;
@@ -353,4 +358,51 @@ enum sp_status sp_engine_plan(struct sp_engine *e, const struct sp_tensor *input
     sp_log(e->log, SP_LOG_DEBUG, "engine plan: %d nodes to run, %d folded, arena %zu bytes, scratch %zu bytes",
            e->n_sched, e->n_folded, e->arena_bytes, scratch);
     return SP_OK;
+}
+
+/* A graph input small enough to be planned by value: a scalar or a vector of
+ * at most SP_ENGINE_BY_VALUE_BYTES, with data. */
+static bool by_value_candidate(const struct sp_tensor *t)
+{
+    return t->data && t->ndim <= 1 && sp_dtype_size(t->dtype) != 0 &&
+           sp_tensor_nbytes(t) <= SP_ENGINE_BY_VALUE_BYTES;
+}
+
+/*
+ * Shape inputs. Some graphs take a shape, axes, pads or scales vector as a
+ * graph input rather than a constant (ONNX's own backend tests do so for
+ * Reshape, Slice, Resize...). Ops need those values at plan time. When a plan
+ * fails as unsupported, the engine tries once more with every small vector
+ * input (rank <= 1, at most 512 bytes) treated as a constant of the plan: its
+ * value is then part of the plan's key, and a run with another value re-plans.
+ * Models that plan without this (every real network seen so far) never pay
+ * for it, and their nodes are never folded away from the observer.
+ */
+enum sp_status sp_engine_plan(struct sp_engine *e, const struct sp_tensor *inputs, struct sp_error *err)
+{
+    struct sp_error first;
+    sp_error_clear(&first);
+    enum sp_status st = plan_once(e, inputs, &first);
+    if (st == SP_ERR_UNSUPPORTED) {
+        bool any = false;
+        for (int i = 0; i < e->n_inputs; i++)
+            if (!e->by_value[i] && by_value_candidate(&inputs[i]))
+                e->by_value[i] = any = true;
+        if (any) {
+            struct sp_error second;
+            sp_error_clear(&second);
+            if (plan_once(e, inputs, &second) == SP_OK) {
+                for (int i = 0; i < e->n_inputs; i++)
+                    if (e->by_value[i])
+                        sp_log(e->log, SP_LOG_INFO, "engine: input '%s' is planned by value (a shape input)",
+                               e->inputs[i]->name);
+                return SP_OK;
+            }
+            for (int i = 0; i < e->n_inputs; i++)
+                e->by_value[i] = false;
+        }
+    }
+    if (st)
+        sp_error_set(err, st, "%s", first.msg);
+    return st;
 }

@@ -516,6 +516,37 @@ static void test_inputs_are_checked_against_the_model(void)
     gb_model_free(m);
 }
 
+/* A shape passed as a graph input is planned by value: a new value re-plans. */
+static void test_shape_given_as_input_is_planned_by_value(void)
+{
+    struct gb_graph *g = gb_new(13);
+    gb_input(g, "x", SP_DTYPE_FLOAT, 2, (int64_t[]){2, 3});
+    gb_input(g, "shape", SP_DTYPE_INT64, 1, (int64_t[]){2});
+    gb_node(g, "Reshape", "x,shape", "r");
+    gb_node(g, "Neg", "r", "y");
+    gb_output(g, "y", SP_DTYPE_FLOAT);
+    struct sp_model *m = gb_finish(g);
+    struct sp_engine *e = engine_for(m);
+    if (e) {
+        float x[6] = {1, 2, 3, 4, 5, 6};
+        const int64_t shapes[3][2] = {{3, 2}, {6, 1}, {3, 2}};
+        for (int k = 0; k < 3; k++) {
+            int64_t shape[2] = {shapes[k][0], shapes[k][1]};
+            struct sp_tensor in[2] = {f32_tensor(2, (int64_t[]){2, 3}, x),
+                                      {.dtype = SP_DTYPE_INT64, .ndim = 1, .dims = {2}, .data = shape}};
+            struct sp_tensor out = {0};
+            CU_ASSERT_EQUAL_FATAL(run1(e, in, &out, 1), SP_OK);
+            CU_ASSERT_EQUAL(out.ndim, 2);
+            CU_ASSERT_EQUAL(out.dims[0], shape[0]);
+            CU_ASSERT_EQUAL(out.dims[1], shape[1]);
+            CU_ASSERT_EQUAL(((float *)out.data)[5], -6.0f);
+            sp_tensor_free(&out);
+        }
+    }
+    sp_engine_free(e);
+    gb_model_free(m);
+}
+
 /* Graph outputs may be a graph input or an initializer, not only node outputs. */
 static void test_outputs_may_be_inputs_or_constants(void)
 {
@@ -566,5 +597,6 @@ int main(void)
     CU_add_test(run, "Constant-node weights work like initializers", test_constant_node_weights_work_like_initializers);
     CU_add_test(run, "inputs are checked against the model", test_inputs_are_checked_against_the_model);
     CU_add_test(run, "outputs may be inputs or constants", test_outputs_may_be_inputs_or_constants);
+    CU_add_test(run, "shape given as input is planned by value", test_shape_given_as_input_is_planned_by_value);
     return sp_test_main();
 }
