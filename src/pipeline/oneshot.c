@@ -502,12 +502,17 @@ enum sp_status sp_oneshot_run_ex(const struct sp_oneshot_config *cfg, struct sp_
     if (!st && s.use_case.custom && s.rank == 0)
         sp_log(log, SP_LOG_WARN, "--use-case '%s' is not a known use case: using generic defaults",
                s.use_case.name);
-    if (!st && s.rank == 0 && s.plan.level == 0.0) {
-        res->stage = SP_STAGE_OUTPUT;
-        st = sp_outdir_check(cfg->output_dir, err);
-    }
     if ((st = sp_comm_agree(comm, st, err)))
         goto out;
+    if (s.plan.level == 0.0) {
+        /* Every rank records the stage, so every rank maps the failure to the
+         * same exit code. */
+        res->stage = SP_STAGE_OUTPUT;
+        if (s.rank == 0)
+            st = sp_outdir_check(cfg->output_dir, err);
+        if ((st = sp_comm_agree(comm, st, err)))
+            goto out;
+    }
 
     res->stage = SP_STAGE_MODEL;
     if ((st = stage_model(&s, err)))
