@@ -267,6 +267,14 @@ out:
     return st;
 }
 
+/* A graph input small enough to be planned by value: a scalar or a vector of
+ * at most SP_ENGINE_BY_VALUE_BYTES, with data. */
+static bool by_value_candidate(const struct sp_tensor *t)
+{
+    return t->data && t->ndim <= 1 && sp_dtype_size(t->dtype) != 0 &&
+           sp_tensor_nbytes(t) <= SP_ENGINE_BY_VALUE_BYTES;
+}
+
 static enum sp_status plan_once(struct sp_engine *e, const struct sp_tensor *inputs, struct sp_error *err)
 {
     enum sp_status st;
@@ -295,6 +303,8 @@ static enum sp_status plan_once(struct sp_engine *e, const struct sp_tensor *inp
         t->ndim = inputs[i].ndim;
         memcpy(t->dims, inputs[i].dims, sizeof t->dims);
         e->plan_inputs[i] = *t;
+        if (e->by_value[i] && !by_value_candidate(&inputs[i]))
+            e->by_value[i] = false; /* grew too large (or no data): an ordinary input again */
         e->inputs[i]->is_const = e->by_value[i];
         if (e->by_value[i]) {
             t->data = inputs[i].data; /* borrowed for the plan; run() re-points it each time */
@@ -358,14 +368,6 @@ static enum sp_status plan_once(struct sp_engine *e, const struct sp_tensor *inp
     sp_log(e->log, SP_LOG_DEBUG, "engine plan: %d nodes to run, %d folded, arena %zu bytes, scratch %zu bytes",
            e->n_sched, e->n_folded, e->arena_bytes, scratch);
     return SP_OK;
-}
-
-/* A graph input small enough to be planned by value: a scalar or a vector of
- * at most SP_ENGINE_BY_VALUE_BYTES, with data. */
-static bool by_value_candidate(const struct sp_tensor *t)
-{
-    return t->data && t->ndim <= 1 && sp_dtype_size(t->dtype) != 0 &&
-           sp_tensor_nbytes(t) <= SP_ENGINE_BY_VALUE_BYTES;
 }
 
 /*
