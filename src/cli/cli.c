@@ -174,13 +174,15 @@ static enum sp_status cmd_run(const struct sp_cli_options *opt, struct sp_comm *
     if (sp_comm_rank(comm) == 0) {
         /* The folder must exist before any rank writes into it. */
         if (make_dirs(opt->output) != 0) {
-            *output_stage = true;
             st = sp_error_set(err, SP_ERR_IO, "--output %s: cannot create the folder: %s", opt->output,
                               strerror(errno));
         }
     }
-    if ((st = sp_comm_agree(comm, st, err)))
+    /* Every rank maps this failure to the output exit code, not just rank 0. */
+    if ((st = sp_comm_agree(comm, st, err))) {
+        *output_stage = true;
         goto out;
+    }
     size_t done = 0;
     st = run_share(opt, model, data, comm, log, &done, err);
     int64_t total = (int64_t)done;
