@@ -56,7 +56,8 @@ void sp_engine_free(struct sp_engine *e);
  * Runs the model. `inputs` holds one tensor per model input, in sp_model_input()
  * order, with the batch dimension. `outputs` receives one owning tensor per
  * model output (sp_model_output order); the caller frees them with
- * sp_tensor_free. Errors: dtype or shape disagreeing with the model, shapes an
+ * sp_tensor_free; `outputs` may be NULL when only the observer matters
+ * (calibration), which saves the copies. Errors: dtype or shape disagreeing with the model, shapes an
  * op rejects, data-dependent failures (e.g. Gather index out of range).
  */
 enum sp_status sp_engine_run(struct sp_engine *e, const struct sp_tensor *inputs, struct sp_tensor *outputs,

@@ -520,7 +520,7 @@ enum sp_status sp_engine_run(struct sp_engine *e, const struct sp_tensor *inputs
                              struct sp_error *err)
 {
     enum sp_status st;
-    for (int i = 0; i < e->n_outputs; i++)
+    for (int i = 0; outputs && i < e->n_outputs; i++)
         memset(&outputs[i], 0, sizeof outputs[i]);
     if ((st = sp_engine_prepare(e, inputs, err)))
         return st;
@@ -561,7 +561,7 @@ enum sp_status sp_engine_run(struct sp_engine *e, const struct sp_tensor *inputs
         }
     }
 
-    for (int i = 0; i < e->n_outputs; i++) {
+    for (int i = 0; outputs && i < e->n_outputs; i++) {
         if ((st = sp_tensor_copy(&outputs[i], &e->outputs[i]->t, err))) {
             for (int j = 0; j < i; j++)
                 sp_tensor_free(&outputs[j]);

@@ -357,6 +357,13 @@ static void test_observer_sees_every_node_inputs(void)
         CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "stop at call 1"));
         CU_ASSERT_PTR_NULL(out.data);
 
+        /* Outputs may be skipped when only the observer matters. */
+        struct seen quiet = {.stop_at = -1};
+        sp_engine_set_observer(e, record, &quiet);
+        CU_ASSERT_EQUAL(run1(e, &in, NULL, 0), SP_OK);
+        CU_ASSERT_EQUAL(quiet.calls, 3);
+        CU_ASSERT_EQUAL(quiet.out0[2], -44.0f);
+
         /* Removed: no more calls. */
         sp_engine_set_observer(e, NULL, NULL);
         CU_ASSERT_EQUAL(run1(e, &in, &out, 1), SP_OK);
