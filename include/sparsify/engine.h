@@ -47,7 +47,14 @@ struct sp_node_view {
 typedef enum sp_status (*sp_engine_observer_fn)(void *user, const struct sp_node_view *node,
                                                 struct sp_error *err);
 
-/* Builds an engine for `model`, which must outlive it. */
+/*
+ * Builds an engine for `model`, which must outlive it. Checks everything that
+ * does not depend on input shapes and fails with a message naming the node, op
+ * type and opset: SP_ERR_UNSUPPORTED for an unknown op, domain, opset or
+ * attribute, or a non-tensor graph input/output; SP_ERR_FORMAT for a cycle, a
+ * name nobody produces or one produced twice. On success *out is owned by the
+ * caller (sp_engine_free). `opt` may be NULL.
+ */
 enum sp_status sp_engine_create(const struct sp_model *model, const struct sp_engine_options *opt,
                                 struct sp_engine **out, struct sp_error *err);
 void sp_engine_free(struct sp_engine *e);
@@ -56,19 +63,22 @@ void sp_engine_free(struct sp_engine *e);
  * Runs the model. `inputs` holds one tensor per model input, in sp_model_input()
  * order, with the batch dimension. `outputs` receives one owning tensor per
  * model output (sp_model_output order); the caller frees them with
- * sp_tensor_free; `outputs` may be NULL when only the observer matters
- * (calibration), which saves the copies. Errors: dtype or shape disagreeing with the model, shapes an
- * op rejects, data-dependent failures (e.g. Gather index out of range).
+ * sp_tensor_free. `outputs` may be NULL when only the observer matters
+ * (calibration), which saves the copies. Input buffers are read, never
+ * written, and need only live for the call. Errors: dtype or shape disagreeing
+ * with the model, shapes an op rejects, data-dependent failures (e.g. Gather
+ * index out of range).
  */
 enum sp_status sp_engine_run(struct sp_engine *e, const struct sp_tensor *inputs, struct sp_tensor *outputs,
                              struct sp_error *err);
 
 /*
- * Plans for the dtypes and shapes of `inputs` (one per model input; their data
- * is not read) without running: checks them against the model, infers every
- * shape, folds constants and sizes the arena. sp_engine_run does this itself
- * when the shapes change; call it to fail early or to read
- * sp_engine_arena_bytes before the first run.
+ * Plans for the dtypes and shapes of `inputs` (one per model input) without
+ * running: checks them against the model, infers every shape, folds constants
+ * and sizes the arena. sp_engine_run does this itself when the shapes change;
+ * call it to fail early or to read sp_engine_arena_bytes before the first run.
+ * Data is read only for small vector inputs a plan needs by value (a shape
+ * given as a graph input); with data == NULL such models fail to plan here.
  */
 enum sp_status sp_engine_prepare(struct sp_engine *e, const struct sp_tensor *inputs, struct sp_error *err);
 
