@@ -32,7 +32,8 @@ struct sp_engine_options {
 /* What an observer sees of one executed node. All pointers borrowed, valid only
  * during the callback. Entries of inputs/outputs are NULL for omitted optionals. */
 struct sp_node_view {
-    int index;                   /* position in execution order */
+    int index;                   /* position in the topological order; stable across
+                                    runs (folded constant nodes are never reported) */
     const char *name;            /* node name (may be "") */
     const char *op_type;
     int n_inputs;
