@@ -12,3 +12,6 @@ set_tests_properties(conformance PROPERTIES ENVIRONMENT "${SPARSIFY_TEST_ENV}" T
 
 add_test(NAME operators_doc COMMAND run_conformance --check-ops-doc ${CMAKE_SOURCE_DIR}/docs/operators.md)
 set_tests_properties(operators_doc PROPERTIES ENVIRONMENT "${SPARSIFY_TEST_ENV}")
+
+# The comparison itself: wrong numbers, NaN, Inf, shapes, dtypes must fail it.
+add_test(NAME conformance_selftest COMMAND run_conformance --self-test)

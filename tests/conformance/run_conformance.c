@@ -21,7 +21,7 @@
  *
  *   run_conformance [--data DIR] [--expected FILE] [--update] [--verbose]
  *                   [--timeout SECONDS] [SUBSTRING...]
- *   run_conformance --write-ops-doc FILE | --check-ops-doc FILE
+ *   run_conformance --write-ops-doc FILE | --check-ops-doc FILE | --self-test
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -629,13 +629,59 @@ static int ops_doc(const char *path, bool write)
     return same ? 0 : 1;
 }
 
+/* ---- self-test of the comparison: the guard must be able to fail ------------ */
+
+static int self_test(void)
+{
+    float a[4] = {1.0f, -2.0f, NAN, INFINITY}, b[4];
+    int64_t ia[3] = {1, 2, 3}, ib[3] = {1, 2, 4};
+    struct sp_tensor ta = {.dtype = SP_DTYPE_FLOAT, .ndim = 1, .dims = {4}, .data = a};
+    struct sp_tensor tb = ta;
+    tb.data = b;
+    struct result r;
+    int bad = 0;
+#define EXPECT(cond, what)                                                                                             \
+    do {                                                                                                               \
+        if (!(cond)) {                                                                                                 \
+            printf("self-test FAILED: %s\n", what);                                                                    \
+            bad++;                                                                                                     \
+        }                                                                                                              \
+    } while (0)
+    memcpy(b, a, sizeof a);
+    EXPECT(compare("t", &ta, &tb, DEFAULT_TOL, &r), "identical tensors (with NaN and Inf) pass");
+    b[0] = 1.0f + 5e-5f;
+    EXPECT(compare("t", &ta, &tb, DEFAULT_TOL, &r), "a difference within rtol 1e-4 passes");
+    b[0] = 1.0f + 1e-3f;
+    EXPECT(!compare("t", &ta, &tb, DEFAULT_TOL, &r), "a 1e-3 relative error fails at rtol 1e-4");
+    EXPECT(compare("t", &ta, &tb, (struct tol){2e-3, 1e-5}, &r), "the same error passes at rtol 2e-3");
+    b[0] = 1.0f;
+    b[2] = 0.0f;
+    EXPECT(!compare("t", &tb, &ta, DEFAULT_TOL, &r), "a number where NaN is expected fails");
+    b[2] = NAN;
+    b[3] = -INFINITY;
+    EXPECT(!compare("t", &tb, &ta, DEFAULT_TOL, &r), "-Inf where +Inf is expected fails");
+    b[3] = INFINITY;
+    tb.dims[0] = 2;
+    tb.ndim = 2;
+    tb.dims[1] = 2;
+    EXPECT(!compare("t", &tb, &ta, DEFAULT_TOL, &r), "a different shape fails");
+    struct sp_tensor ti = {.dtype = SP_DTYPE_INT64, .ndim = 1, .dims = {3}, .data = ia};
+    struct sp_tensor tj = ti;
+    tj.data = ib;
+    EXPECT(!compare("t", &ti, &tj, (struct tol){1, 1}, &r), "integers compare exactly whatever the tolerance");
+    EXPECT(!compare("t", &ti, &ta, DEFAULT_TOL, &r), "a different dtype fails");
+    printf("comparison self-test: %s\n", bad ? "FAILED" : "ok");
+    return bad ? 1 : 0;
+#undef EXPECT
+}
+
 /* ---- main -------------------------------------------------------------------------- */
 
 static void usage(void)
 {
     fprintf(stderr, "usage: run_conformance [--data DIR] [--expected FILE] [--update] [--verbose] "
                     "[--timeout SECONDS] [SUBSTRING...]\n"
-                    "       run_conformance --write-ops-doc FILE | --check-ops-doc FILE\n");
+                    "       run_conformance --write-ops-doc FILE | --check-ops-doc FILE | --self-test\n");
 }
 
 int main(int argc, char **argv)
@@ -660,6 +706,8 @@ int main(int argc, char **argv)
             verbose = true;
         else if (!strcmp(a, "--write-ops-doc") && has_val)
             return ops_doc(argv[i + 1], true);
+        else if (!strcmp(a, "--self-test"))
+            return self_test();
         else if (!strcmp(a, "--check-ops-doc") && has_val)
             return ops_doc(argv[i + 1], false);
         else if (a[0] == '-') {

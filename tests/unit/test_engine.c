@@ -554,6 +554,37 @@ static void test_shape_given_as_input_is_planned_by_value(void)
     gb_model_free(m);
 }
 
+/* A data-dependent failure in an op's run stops the run with its message. */
+static void test_run_errors_propagate(void)
+{
+    struct gb_graph *g = gb_new(13);
+    gb_input(g, "x", SP_DTYPE_FLOAT, 1, (int64_t[]){3});
+    gb_input(g, "i", SP_DTYPE_INT64, 1, (int64_t[]){-1});
+    gb_node(g, "Gather", "x,i", "y");
+    gb_output(g, "y", SP_DTYPE_FLOAT);
+    struct sp_model *m = gb_finish(g);
+    struct sp_engine *e = engine_for(m);
+    if (e) {
+        float x[3] = {1, 2, 3};
+        int64_t idx[2] = {2, 0};
+        struct sp_tensor in[2] = {f32_tensor(1, (int64_t[]){3}, x),
+                                  {.dtype = SP_DTYPE_INT64, .ndim = 1, .dims = {2}, .data = idx}};
+        struct sp_tensor out = {0};
+        CU_ASSERT_EQUAL_FATAL(run1(e, in, &out, 1), SP_OK);
+        CU_ASSERT_EQUAL(((float *)out.data)[0], 3.0f);
+        CU_ASSERT_EQUAL(((float *)out.data)[1], 1.0f);
+        sp_tensor_free(&out);
+        idx[1] = 7;
+        struct sp_error err;
+        sp_error_clear(&err);
+        CU_ASSERT_NOT_EQUAL(sp_engine_run(e, in, &out, &err), SP_OK);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "n_y"));
+        CU_ASSERT_PTR_NULL(out.data);
+    }
+    sp_engine_free(e);
+    gb_model_free(m);
+}
+
 /* Graph outputs may be a graph input or an initializer, not only node outputs. */
 static void test_outputs_may_be_inputs_or_constants(void)
 {
@@ -605,5 +636,6 @@ int main(void)
     CU_add_test(run, "inputs are checked against the model", test_inputs_are_checked_against_the_model);
     CU_add_test(run, "outputs may be inputs or constants", test_outputs_may_be_inputs_or_constants);
     CU_add_test(run, "shape given as input is planned by value", test_shape_given_as_input_is_planned_by_value);
+    CU_add_test(run, "run errors propagate", test_run_errors_propagate);
     return sp_test_main();
 }
