@@ -11,7 +11,8 @@ CMAKE_FLAGS ?=
 DEB_PACKAGES = build-essential cmake pkg-config libopenmpi-dev openmpi-bin \
   libprotobuf-c-dev protobuf-c-compiler libhdf5-openmpi-dev hdf5-tools zlib1g-dev \
   libzip-dev libopenblas-dev libcunit1-dev libonnx-dev libonnx-testdata libjansson-dev \
-  nodejs npm python3-numpy python3-onnx
+  nodejs npm python3-numpy python3-onnx \
+  slurmctld slurmd slurm-client munge
 
 export OMPI_ALLOW_RUN_AS_ROOT = 1
 export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM = 1
