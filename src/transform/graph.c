@@ -325,18 +325,26 @@ enum sp_status sp_graph_edit_commit(struct sp_graph_edit *e, struct sp_error *er
 enum sp_status sp_graph_drop_unused_consts(Onnx__GraphProto *g, int *removed, struct sp_error *err)
 {
     int dropped = 0;
-    /* Constant nodes first: dropping one never makes an initializer unused. */
-    size_t k = 0;
+    /* Constant nodes first (they read nothing, so dropping one changes no
+     * other count); decide for all before freeing any. */
+    bool *drop = calloc(g->n_node ? g->n_node : 1, sizeof *drop);
+    if (!drop)
+        return sp_error_set(err, SP_ERR_NOMEM, "out of memory dropping unused constants");
     for (size_t i = 0; i < g->n_node; i++) {
         Onnx__NodeProto *n = g->node[i];
-        if (streq(n->op_type, "Constant") && n->n_output == 1 && sp_graph_use_count(g, n->output[0]) == 0 &&
-            !sp_graph_is_output(g, n->output[0])) {
-            onnx__node_proto__free_unpacked(n, NULL);
+        drop[i] = streq(n->op_type, "Constant") && n->n_output == 1 && sp_graph_use_count(g, n->output[0]) == 0 &&
+                  !sp_graph_is_output(g, n->output[0]);
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < g->n_node; i++) {
+        if (drop[i]) {
+            onnx__node_proto__free_unpacked(g->node[i], NULL);
             dropped++;
             continue;
         }
-        g->node[k++] = n;
+        g->node[k++] = g->node[i];
     }
+    free(drop);
     g->n_node = k;
     k = 0;
     for (size_t i = 0; i < g->n_initializer; i++) {
@@ -361,6 +369,5 @@ enum sp_status sp_graph_drop_unused_consts(Onnx__GraphProto *g, int *removed, st
     g->n_initializer = k;
     if (removed)
         *removed = dropped;
-    (void)err;
     return SP_OK;
 }
