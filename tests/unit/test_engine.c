@@ -197,6 +197,15 @@ static void test_supported_ops_are_findable(void)
             CU_ASSERT(strcmp(names[k], names[n]) != 0);
     }
     CU_ASSERT_PTR_NULL(sp_op_find("FancyOp", ""));
+    /* Each implementation says the type ops.def files it under. */
+    for (size_t i = 0; i < sp_op_registry_size(); i++) {
+        const struct sp_op *op = sp_op_registry_at(i);
+        if (op && strcmp(op->type, sp_op_registry_type(i)) != 0) {
+            fprintf(stderr, "\n  ops.def entry %s is implemented by an op named %s\n", sp_op_registry_type(i),
+                    op->type);
+            CU_FAIL("op type disagrees with ops.def");
+        }
+    }
     CU_ASSERT(n <= (int)sp_op_registry_size());
 }
 
