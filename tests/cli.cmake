@@ -9,10 +9,7 @@
 # installed share/sparsify/zoo, else this source tree's demo/ folder.
 # (These definitions belong with the sparsify_cli target in the top-level
 # CMakeLists.txt; they live here until that file takes them.)
-set(SPARSIFY_ZOO_DEFS
-  SPARSIFY_ZOO_INSTALL_DIR="${CMAKE_INSTALL_FULL_DATADIR}/sparsify/zoo"
-  SPARSIFY_ZOO_SOURCE_DIR="${CMAKE_SOURCE_DIR}/demo")
-target_compile_definitions(sparsify_cli PRIVATE ${SPARSIFY_ZOO_DEFS})
+# SPARSIFY_ZOO_DEFS comes from the top-level CMakeLists.txt.
 
 file(GLOB SPARSIFY_CLI_CORE_SOURCES CONFIGURE_DEPENDS "${CMAKE_SOURCE_DIR}/src/cli/*.c")
 list(FILTER SPARSIFY_CLI_CORE_SOURCES EXCLUDE REGEX "/main\\.c$")
