@@ -5,11 +5,8 @@
 #    checking exit codes, one-line errors, byte-identical level-0 output and
 #    report.json (through tests/cli/check_report.c, so no Python is needed).
 
-# Where `--zoo` defaults to when neither --zoo nor SPARSIFY_ZOO is given: the
-# installed share/sparsify/zoo, else this source tree's demo/ folder.
-# (These definitions belong with the sparsify_cli target in the top-level
-# CMakeLists.txt; they live here until that file takes them.)
-# SPARSIFY_ZOO_DEFS comes from the top-level CMakeLists.txt.
+# The default zoo location (SPARSIFY_ZOO_DEFS) is defined in the top-level
+# CMakeLists.txt with the sparsify_cli target; the in-process core uses the same.
 
 file(GLOB SPARSIFY_CLI_CORE_SOURCES CONFIGURE_DEPENDS "${CMAKE_SOURCE_DIR}/src/cli/*.c")
 list(FILTER SPARSIFY_CLI_CORE_SOURCES EXCLUDE REGEX "/main\\.c$")
