@@ -49,7 +49,7 @@ endforeach()
 install(FILES ${CMAKE_SOURCE_DIR}/slurm/README.md DESTINATION ${CMAKE_INSTALL_DATADIR}/sparsify/slurm OPTIONAL)
 
 # ---- man page and docs --------------------------------------------------------
-install(FILES ${CMAKE_SOURCE_DIR}/docs/sparsify.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 OPTIONAL)
+install(FILES ${CMAKE_SOURCE_DIR}/docs/sparsify.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}
   FILES_MATCHING PATTERN "*.md")
 

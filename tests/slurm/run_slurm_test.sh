@@ -231,8 +231,28 @@ case $probe in
   *) cat "$T/probe.log"; fail "probe at level 0.5 exited $probe (expected 0, or 5 = not implemented)" ;;
 esac
 
-# wait_until_running ID FILE: waits for the job to run and FILE to exist.
 wait_file() { [ -e "$1" ]; }
+
+# ---- the sweep template: a 2-task array, then a job that depends on it ---------
+levels="0 0.0"
+[ -n "$compress" ] && levels="0 0.5"
+sweep=$(SPARSIFY_LEVELS=$levels SPARSIFY_SWEEP_DIR=$T/sweep SPARSIFY_ONESHOT_SCRIPT=$SCRIPT \
+  sbatch --parsable --chdir="$T" --output="$T/sweep-%a.out" --array=0-1 --ntasks=1 \
+  "$BUILD/slurm/sparsify-sweep.sbatch") || fail "sbatch refused the sweep"
+after=$(sbatch --parsable --chdir="$T" --output="$T/after.out" --ntasks=1 --dependency=afterok:"$sweep" \
+  --wrap "ls $T/sweep/level-*/model.onnx | wc -l > $T/after.count") || fail "sbatch refused the dependent job"
+for a in 0 1; do
+  wait_job "${sweep}_$a"
+  st=$(job_field "${sweep}_$a" JobState)
+  [ "$st" = COMPLETED ] || { cat "$T/sweep-$a.out"; fail "sweep task $a ended $st"; }
+done
+wait_job "$after"
+[ "$(cat "$T/after.count" 2>/dev/null)" = 2 ] || fail "the dependent job did not see both levels' models"
+for l in $levels; do
+  grep -q "\"requested\": \"$l\"" "$T/sweep/level-$l/report.json" 2>/dev/null ||
+    fail "sweep: level-$l/report.json missing or not made at level $l"
+done
+say "ok: sweep array over levels ($levels) and a dependent job (afterok)"
 
 if [ -n "$compress" ]; then
   # ---- 2a. level 0.5 plain, then interrupted + requeued: identical models -----
