@@ -175,24 +175,26 @@ static enum sp_status read_scales(struct sp_node *n, int i, float *out, int *cou
 }
 
 /*
- * Input coordinate of output coordinate o. `out` is the resized length as the
- * spec's reference computes it: in * scale, not floored, when scales are given
- * (it matters for align_corners when downsampling by a non-integer factor).
+ * Input coordinate of output coordinate o, per the spec's formulas. Computed in
+ * float32 like ONNX Runtime: with scale 0.6f, 3 / 0.6f is exactly 5 in float
+ * but 4.9999998 in double, and nearest_mode=floor would then pick another
+ * pixel. `out` is the integer resized length (the spec's length_resized).
  */
 static double rs_coord(const struct rs_state *s, const struct rs_axis *a, int64_t o, double scale, int64_t in,
-                       double out)
+                       int64_t out)
 {
+    float xo = (float)o, sc = (float)scale, lin = (float)(in - 1), lout = (float)(out - 1);
     switch (s->ctm) {
-    case CTM_TF_CROP_AND_RESIZE:
-        return out > 1 ? a->roi_start * (double)(in - 1) + (double)o * (a->roi_end - a->roi_start) * (double)(in - 1) /
-                                                                (out - 1)
-                       : 0.5 * (a->roi_start + a->roi_end) * (double)(in - 1);
-    case CTM_HALF_PIXEL: return (o + 0.5) / scale - 0.5;
-    case CTM_PYTORCH_HALF_PIXEL: return out > 1 ? (o + 0.5) / scale - 0.5 : 0.0;
-    case CTM_ALIGN_CORNERS: return out == 1 ? 0.0 : (double)o * (double)(in - 1) / (out - 1);
-    case CTM_TF_HALF_PIXEL_FOR_NN: return (o + 0.5) / scale;
+    case CTM_TF_CROP_AND_RESIZE: {
+        float lo = (float)a->roi_start, hi = (float)a->roi_end;
+        return out > 1 ? lo * lin + xo * (hi - lo) * lin / lout : 0.5f * (lo + hi) * lin;
+    }
+    case CTM_HALF_PIXEL: return (xo + 0.5f) / sc - 0.5f;
+    case CTM_PYTORCH_HALF_PIXEL: return out > 1 ? (xo + 0.5f) / sc - 0.5f : 0.0f;
+    case CTM_ALIGN_CORNERS: return out == 1 ? 0.0f : xo * lin / lout;
+    case CTM_TF_HALF_PIXEL_FOR_NN: return (xo + 0.5f) / sc;
     case CTM_ASYMMETRIC:
-    default: return o / scale;
+    default: return xo / sc;
     }
 }
 
@@ -220,7 +222,7 @@ static void cubic_weights(double a, double r, double *c)
 }
 
 static enum sp_status plan_axis(struct sp_node *n, struct rs_state *s, struct rs_axis *a, double scale,
-                                double out_len, struct sp_error *err)
+                                struct sp_error *err)
 {
     int K = s->taps;
     free(a->idx);
@@ -237,7 +239,7 @@ static enum sp_status plan_axis(struct sp_node *n, struct rs_state *s, struct rs
         return sp_node_error(n, err, SP_ERR_NOMEM, "cannot allocate the resize plan");
     a->identity = a->in == a->out;
     for (int64_t o = 0; o < a->out; o++) {
-        double x = rs_coord(s, a, o, scale, a->in, out_len);
+        double x = rs_coord(s, a, o, scale, a->in, a->out);
         if (s->ctm == CTM_TF_CROP_AND_RESIZE && (x < 0 || x > (double)(a->in - 1))) {
             a->outside[o] = 1;
             a->identity = false;
@@ -295,7 +297,7 @@ static enum sp_status rs_prepare(struct sp_node *n, struct sp_error *err)
                              s->mode == RS_LINEAR ? "linear" : "cubic", sp_dtype_name(x->dtype));
     if (r == 0)
         return sp_node_error(n, err, SP_ERR_FORMAT, "input must have rank >= 1");
-    double scale[SP_MAX_DIMS], out_len[SP_MAX_DIMS];
+    double scale[SP_MAX_DIMS];
     int64_t out[SP_MAX_DIMS];
     float sc[SP_MAX_DIMS];
     int nsc = 0;
@@ -314,8 +316,7 @@ static enum sp_status rs_prepare(struct sp_node *n, struct sp_error *err)
             if (!(sc[i] > 0) || !isfinite(sc[i]) || (s->upsample && sc[i] < 1))
                 return sp_node_error(n, err, SP_ERR_FORMAT, "scales[%d] = %g is invalid", i, sc[i]);
             scale[i] = sc[i];
-            out_len[i] = (double)x->dims[i] * sc[i];
-            out[i] = (int64_t)floor(out_len[i]);
+            out[i] = (int64_t)floor((double)x->dims[i] * sc[i]);
         }
     } else {
         int64_t axes[SP_MAX_DIMS];
@@ -338,7 +339,6 @@ static enum sp_status rs_prepare(struct sp_node *n, struct sp_error *err)
         for (int i = 0; i < r; i++) {
             scale[i] = 1;
             out[i] = x->dims[i];
-            out_len[i] = (double)out[i];
             s->ax[i].roi_start = 0;
             s->ax[i].roi_end = 1;
         }
@@ -378,8 +378,7 @@ static enum sp_status rs_prepare(struct sp_node *n, struct sp_error *err)
                     return sp_node_error(n, err, SP_ERR_FORMAT, "scales[%d] = %g is invalid", i, sc[i]);
                 int64_t a = axes[i];
                 scale[a] = sc[i];
-                out_len[a] = (double)x->dims[a] * sc[i];
-                out[a] = (int64_t)floor(out_len[a] * (s->ax[a].roi_end - s->ax[a].roi_start));
+                out[a] = (int64_t)floor((double)x->dims[a] * (s->ax[a].roi_end - s->ax[a].roi_start) * sc[i]);
             }
         } else {
             int64_t sizes[SP_MAX_DIMS];
@@ -398,7 +397,6 @@ static enum sp_status rs_prepare(struct sp_node *n, struct sp_error *err)
                 double q = (double)sizes[i] / (double)x->dims[a];
                 common = s->policy == KP_NOT_LARGER ? fmin(common, q) : fmax(common, q);
                 out[a] = sizes[i];
-                out_len[a] = (double)sizes[i];
                 scale[a] = q;
             }
             if (s->policy != KP_STRETCH)
@@ -406,7 +404,6 @@ static enum sp_status rs_prepare(struct sp_node *n, struct sp_error *err)
                     int64_t a = axes[i];
                     scale[a] = common;
                     out[a] = (int64_t)floor(common * (double)x->dims[a] + 0.5);
-                    out_len[a] = (double)out[a];
                 }
         }
     }
@@ -419,7 +416,7 @@ static enum sp_status rs_prepare(struct sp_node *n, struct sp_error *err)
             return sp_node_error(n, err, SP_ERR_FORMAT, "cannot resize the empty axis %d to %lld", i, (long long)out[i]);
         s->ax[i].in = x->dims[i];
         s->ax[i].out = out[i];
-        if ((st = plan_axis(n, s, &s->ax[i], scale[i], out_len[i], err)))
+        if ((st = plan_axis(n, s, &s->ax[i], scale[i], err)))
             return st;
     }
     /* Interpolation order: shrinking axes first keeps intermediates small. */
