@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "onnx/model_internal.h"
+#include "onnx/wire_check.h"
 
 /* Subgraphs (If/Loop/Scan bodies) nest; a hostile file could nest them deep
  * enough to exhaust the stack of a recursive walk. */
@@ -421,6 +422,8 @@ enum sp_status sp_model_load_buffer(const void *buf, size_t len, const char *nam
         return sp_error_set(err, SP_ERR_FORMAT, "%s: file is empty, not an ONNX model", name);
     if (len > SP_MODEL_PROTOBUF_LIMIT)
         return sp_error_set(err, SP_ERR_FORMAT, "%s: %zu bytes is above protobuf's 2 GB limit", name, len);
+    if (sp_onnx_wire_check(buf, len, name, err))
+        return SP_ERR_FORMAT; /* before protobuf-c recurses into it */
     Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, buf);
     if (!mp)
         return diagnose_unpack_failure(buf, len, name, err);
