@@ -90,6 +90,16 @@ void sp_engine_set_observer(struct sp_engine *e, sp_engine_observer_fn fn, void 
 /* Peak bytes of the activation arena of the current plan. */
 size_t sp_engine_arena_bytes(const struct sp_engine *e);
 
+/*
+ * For integer model input `i`: the number of rows of the constant table the
+ * input indexes when it feeds a Gather's indices directly (the smallest such
+ * table if several), so values in [0, bound) are valid; 0 when the input feeds
+ * no Gather with a constant table or no plan exists yet. Needs a current plan
+ * (sp_engine_prepare), which knows the shapes of Constant-node tables too.
+ * Benchmarks use it to draw token ids in range.
+ */
+int64_t sp_engine_input_index_bound(const struct sp_engine *e, int i);
+
 /* Names of supported operators (domain "" unless prefixed), NULL-terminated. */
 const char *const *sp_engine_supported_ops(void);
 

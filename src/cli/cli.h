@@ -15,6 +15,9 @@
 #include "sparsify/oneshot.h"
 #include "sparsify/status.h"
 
+/* Most --dim NAME=V settings one bench command takes. */
+#define SP_CLI_MAX_DIMS 16
+
 enum sp_cli_command { SP_CMD_NONE = 0, SP_CMD_ONE_SHOT, SP_CMD_RUN, SP_CMD_BENCH, SP_CMD_EVAL, SP_CMD_COUNT };
 
 /* Everything the command line said, validated. Strings point into argv or
@@ -30,9 +33,19 @@ struct sp_cli_options {
     const char *data;            /* --data as given */
     const char *output;          /* --output, or NULL for the command's default */
     const char *labels;          /* eval --labels */
+    const char *compare;         /* eval --compare: a second model scored on the same data, or NULL */
     int threads;                 /* run/bench --threads; 0 = default */
     int batch;                   /* bench --batch */
     bool json;                   /* bench --json */
+    int iters;                   /* bench --iters (default 20) */
+    int warmup;                  /* bench --warmup (default 3) */
+    long long max_int;           /* bench --max-int: integer inputs not feeding a Gather draw from
+                                    [0, max_int) (default 2) */
+    int n_dims;                  /* bench --dim NAME=V, in command-line order */
+    struct sp_cli_dim {
+        char name[64];
+        long long value;
+    } dims[SP_CLI_MAX_DIMS];
     struct sp_oneshot_config oneshot; /* one-shot settings (paths filled by the zoo step) */
     char **owned;                /* storage for the --exclude list */
 };
@@ -76,6 +89,24 @@ enum sp_status sp_cli_resolve_data(const char *spec, const char *zoo, char **pat
 /* The zoo folder that will be searched (see above), or NULL if none exists;
  * a static buffer. */
 const char *sp_cli_zoo_dir(const char *zoo);
+
+/*
+ * `sparsify bench` (bench.c): times the engine on the model with random inputs
+ * (or the first samples of --data) and prints latency, throughput and peak
+ * arena bytes. Rank 0 does the timing; the others only agree on the status.
+ * Collective over `comm`.
+ */
+enum sp_status sp_cli_bench(const struct sp_cli_options *opt, struct sp_comm *comm, const struct sp_logger *log,
+                            struct sp_error *err);
+
+/*
+ * `sparsify eval` (eval_cmd.c): top-1 accuracy of --model (and of --compare,
+ * side by side) on --data against --labels; the samples are split over the
+ * ranks and the counts summed, so the result does not depend on the number of
+ * ranks. Rank 0 prints (text, or JSON with --json). Collective over `comm`.
+ */
+enum sp_status sp_cli_cmd_eval(const struct sp_cli_options *opt, struct sp_comm *comm, const struct sp_logger *log,
+                               struct sp_error *err);
 
 /*
  * The whole command: parse, resolve, run, print (rank 0 prints results and

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "sparsify/eval.h"
 #include "sparsify/level.h"
 #include "sparsify/usecase.h"
 
@@ -18,7 +19,7 @@
 enum flag_id {
     F_USE_CASE, F_MODEL, F_DATA, F_LEVEL, F_OUTPUT, F_ZOO, F_QUIET, F_LOG_LEVEL, F_BATCH_SIZE,
     F_CHECKPOINT_EVERY, F_RESUME, F_HOLDOUT, F_PRUNE_METHOD, F_CALIB_METHOD, F_EXCLUDE, F_THREADS, F_BATCH,
-    F_JSON, F_LABELS, F_HELP, F_COUNT
+    F_JSON, F_ITERS, F_WARMUP, F_DIM, F_MAX_INT, F_LABELS, F_COMPARE, F_HELP, F_COUNT
 };
 
 struct flag {
@@ -49,7 +50,7 @@ static const struct flag flags[F_COUNT] = {
                "or the source tree's demo/)."},
     [F_QUIET] = {"quiet", 'q', NULL, ALL_CMDS, "only warnings and errors."},
     [F_LOG_LEVEL] = {"log-level", 0, "LEVEL", ALL_CMDS, "error, warn, info (default) or debug."},
-    [F_BATCH_SIZE] = {"batch-size", 0, "N", CMD(SP_CMD_ONE_SHOT) | CMD(SP_CMD_EVAL),
+    [F_BATCH_SIZE] = {"batch-size", 0, "N", CMD(SP_CMD_ONE_SHOT),
                       "samples per engine run during calibration (default 8)."},
     [F_CHECKPOINT_EVERY] = {"checkpoint-every", 0, "K", CMD(SP_CMD_ONE_SHOT),
                             "write a checkpoint every K sample groups (default 0: only at the end)."},
@@ -61,12 +62,23 @@ static const struct flag flags[F_COUNT] = {
                         "activation ranges: minmax, percentile, entropy or mse (default: chosen by sparsify)."},
     [F_EXCLUDE] = {"exclude", 0, "NAMES", CMD(SP_CMD_ONE_SHOT),
                    "comma-separated node names or op types to keep dense and in float (repeatable)."},
-    [F_THREADS] = {"threads", 0, "N", CMD(SP_CMD_RUN) | CMD(SP_CMD_BENCH),
+    [F_THREADS] = {"threads", 0, "N", CMD(SP_CMD_RUN) | CMD(SP_CMD_BENCH) | CMD(SP_CMD_EVAL),
                    "BLAS threads (default: OPENBLAS_NUM_THREADS or all cores)."},
-    [F_BATCH] = {"batch", 0, "N", CMD(SP_CMD_BENCH), "batch size to time (default 1)."},
-    [F_JSON] = {"json", 0, NULL, CMD(SP_CMD_BENCH), "print the timings as JSON."},
+    [F_BATCH] = {"batch", 0, "N", CMD(SP_CMD_BENCH) | CMD(SP_CMD_EVAL),
+                 "batch size (bench: the batch to time, default 1; eval: samples per engine run, default 32)."},
+    [F_JSON] = {"json", 0, NULL, CMD(SP_CMD_BENCH) | CMD(SP_CMD_EVAL), "print the results as JSON."},
+    [F_ITERS] = {"iters", 0, "K", CMD(SP_CMD_BENCH), "timed runs (default 20)."},
+    [F_WARMUP] = {"warmup", 0, "W", CMD(SP_CMD_BENCH), "untimed runs before them (default 3)."},
+    [F_DIM] = {"dim", 0, "NAME=V", CMD(SP_CMD_BENCH),
+               "value of a symbolic input dimension (repeatable, e.g. --dim seq=128). A symbolic first "
+               "dimension is the batch; other symbolic dimensions default to 128."},
+    [F_MAX_INT] = {"max-int", 0, "N", CMD(SP_CMD_BENCH),
+                   "random integer inputs are drawn from [0, N) (default 2: masks and token types), except "
+                   "indices fed to a Gather, which stay below the table's size."},
     [F_LABELS] = {"labels", 0, "FILE", CMD(SP_CMD_EVAL),
                   ".npy of integer labels, one per sample in sorted file order. Required."},
+    [F_COMPARE] = {"compare", 0, "MODEL", CMD(SP_CMD_EVAL),
+                   "a second model (e.g. the compressed one) scored on the same samples and printed side by side."},
     [F_HELP] = {"help", 'h', NULL, ALL_CMDS, "this help."},
 };
 
@@ -75,8 +87,9 @@ static const char *const command_summaries[SP_CMD_COUNT] = {
     "",
     "compress an ONNX model: prune and quantize it by --optim-level, calibrated on sample data",
     "run a model on every sample of a folder, writing one .npz of outputs per sample",
-    "time a model (not implemented yet)",
-    "top-1 accuracy of a classifier on labelled samples (not implemented yet)",
+    "time a model: median and p90 latency, throughput and peak activation memory, on random inputs or the "
+    "first samples of --data",
+    "top-1 accuracy of a classifier on labelled samples (and of a second model side by side)",
 };
 
 const char *sp_cli_command_name(enum sp_cli_command cmd)
@@ -234,9 +247,34 @@ static enum sp_status add_excludes(struct sp_cli_options *opt, const char *list,
     }
 }
 
+/* --dim NAME=V: a symbolic dimension's value for bench; a repeated NAME keeps
+ * the last value. */
+static enum sp_status add_dim(struct sp_cli_options *opt, const char *v, struct sp_error *err)
+{
+    const char *eq = strchr(v, '=');
+    size_t n = eq ? (size_t)(eq - v) : 0;
+    char *end = NULL;
+    errno = 0;
+    long long val = eq && eq[1] >= '0' && eq[1] <= '9' ? strtoll(eq + 1, &end, 10) : 0;
+    if (!eq || n == 0 || n >= sizeof opt->dims[0].name || !end || *end || errno || val < 1 || val > (1 << 30))
+        return sp_error_set(err, SP_ERR_USAGE, "--dim: expected NAME=V with V from 1 to %d, got '%s'", 1 << 30, v);
+    int k = 0;
+    while (k < opt->n_dims && (strlen(opt->dims[k].name) != n || strncmp(opt->dims[k].name, v, n) != 0))
+        k++;
+    if (k == SP_CLI_MAX_DIMS)
+        return sp_error_set(err, SP_ERR_USAGE, "--dim: at most %d different names, got '%s' too", SP_CLI_MAX_DIMS, v);
+    memcpy(opt->dims[k].name, v, n);
+    opt->dims[k].name[n] = '\0';
+    opt->dims[k].value = val;
+    if (k == opt->n_dims)
+        opt->n_dims++;
+    return SP_OK;
+}
+
 static enum sp_status apply(struct sp_cli_options *opt, int f, const char *v, struct sp_error *err)
 {
     struct sp_oneshot_config *c = &opt->oneshot;
+    enum sp_status st;
     int i;
     switch (f) {
     case F_HELP: opt->help = true; return SP_OK;
@@ -285,10 +323,25 @@ static enum sp_status apply(struct sp_cli_options *opt, int f, const char *v, st
     case F_THREADS: return parse_int("threads", v, 0, 4096, &opt->threads, err);
     case F_BATCH: return parse_int("batch", v, 1, 1 << 20, &opt->batch, err);
     case F_JSON: opt->json = true; return SP_OK;
+    case F_ITERS: return parse_int("iters", v, 1, 1 << 24, &opt->iters, err);
+    case F_WARMUP: return parse_int("warmup", v, 0, 1 << 24, &opt->warmup, err);
+    case F_DIM: return add_dim(opt, v, err);
+    case F_MAX_INT: {
+        int m;
+        if ((st = parse_int("max-int", v, 1, 1 << 30, &m, err)))
+            return st;
+        opt->max_int = m;
+        return SP_OK;
+    }
     case F_LABELS:
         if (!*v)
             return sp_error_set(err, SP_ERR_USAGE, "--labels: expected a .npy file, got an empty string");
         opt->labels = v;
+        return SP_OK;
+    case F_COMPARE:
+        if (!*v)
+            return sp_error_set(err, SP_ERR_USAGE, "--compare: expected an ONNX file or a zoo name, got an empty string");
+        opt->compare = v;
         return SP_OK;
     default: return sp_error_set(err, SP_ERR_INTERNAL, "option table out of sync (flag %d)", f);
     }
@@ -304,6 +357,9 @@ enum sp_status sp_cli_parse(int argc, char **argv, struct sp_cli_options *opt, s
     opt->oneshot.output_dir = NULL;
     opt->log_level = SP_LOG_INFO;
     opt->batch = 1;
+    opt->iters = 20;
+    opt->warmup = 3;
+    opt->max_int = 2;
 
     if (argc < 2)
         return sp_error_set(err, SP_ERR_USAGE, "expected a command (one-shot, run, bench, eval); see sparsify --help");
@@ -327,6 +383,8 @@ enum sp_status sp_cli_parse(int argc, char **argv, struct sp_cli_options *opt, s
                             "unknown command '%s': expected one-shot, run, bench or eval; see sparsify --help", first);
     }
     const char *cmd = command_names[opt->command];
+    if (opt->command == SP_CMD_EVAL)
+        opt->batch = SP_EVAL_DEFAULT_BATCH; /* accuracy runs many samples: stack them */
 
     /* Option arrays for this command, from the table. */
     struct option longopts[F_COUNT + 1];

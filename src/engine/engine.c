@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/attr.h"
 #include "engine/engine_internal.h"
 #include "sparsify/log.h"
 
@@ -588,4 +589,26 @@ void sp_engine_set_observer(struct sp_engine *e, sp_engine_observer_fn fn, void 
 size_t sp_engine_arena_bytes(const struct sp_engine *e)
 {
     return e->arena_bytes;
+}
+
+int64_t sp_engine_input_index_bound(const struct sp_engine *e, int i)
+{
+    if (!e->planned || i < 0 || i >= e->n_inputs)
+        return 0;
+    int64_t bound = 0;
+    for (int k = 0; k < e->n_nodes; k++) {
+        const struct sp_node *n = &e->nodes[k];
+        if (strcmp(n->proto->op_type, "Gather") != 0 || n->n_inputs < 2 || n->inputs[1] != e->inputs[i] ||
+            !n->inputs[0] || !n->inputs[0]->is_const)
+            continue;
+        const struct sp_tensor *table = &n->inputs[0]->t;
+        int64_t axis = 0;
+        struct sp_error ignored = {0};
+        if (sp_attr_int(n, "axis", 0, &axis, &ignored) || axis < -table->ndim || axis >= table->ndim)
+            continue;
+        int64_t rows = table->dims[axis < 0 ? axis + table->ndim : axis];
+        if (rows > 0 && (bound == 0 || rows < bound))
+            bound = rows;
+    }
+    return bound;
 }
