@@ -272,7 +272,7 @@ int sp_cli_main(int argc, char **argv, struct sp_comm *comm)
     switch (opt.command) {
     case SP_CMD_ONE_SHOT: st = cmd_one_shot(&opt, comm, &log, &output_stage, &err); break;
     case SP_CMD_RUN: st = cmd_run(&opt, comm, &log, &output_stage, &err); break;
-    case SP_CMD_BENCH:
+    case SP_CMD_BENCH: st = sp_cli_bench(&opt, comm, &log, &err); break;
     case SP_CMD_EVAL:
         st = sp_error_set(&err, SP_ERR_NOT_IMPLEMENTED, "%s: not implemented yet", sp_cli_command_name(opt.command));
         break;
