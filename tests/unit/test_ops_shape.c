@@ -856,6 +856,44 @@ static void test_resize_cubic_downsample_keeps_constant(void)
     h_end(&h);
 }
 
+static void test_resize_matches_onnx_runtime_rounding(void)
+{
+    float x[10];
+    iota_f(x, 10);
+    int64_t xd[] = {1, 10}, two[] = {2};
+    float scales[] = {1, 0.6f};
+    struct harness h;
+    /* 3 / 0.6f is exactly 5 in float32 (ONNX Runtime's arithmetic), 4.9999998 in double. */
+    h_begin(&h, "Resize", 13, 1);
+    h_attr_string(&h, "coordinate_transformation_mode", "asymmetric");
+    h_attr_string(&h, "nearest_mode", "floor");
+    h_input(&h, SP_DTYPE_FLOAT, 2, xd, x, false);
+    h_input(&h, SP_DTYPE_FLOAT, -1, NULL, NULL, false);
+    h_input(&h, SP_DTYPE_FLOAT, 1, two, scales, true);
+    CU_ASSERT_EQUAL_FATAL(h_run(&h), SP_OK);
+    CU_ASSERT(floats_are(h_out(&h, 0), (float[]){0, 1, 3, 5, 6, 8}, 6, 0));
+    h_end(&h);
+    /* align_corners uses the integer output length: 4 * 0.6 -> 2 samples, the two corners. */
+    float y[4] = {1, 2, 3, 4};
+    h_begin(&h, "Resize", 13, 1);
+    h_attr_string(&h, "mode", "linear");
+    h_attr_string(&h, "coordinate_transformation_mode", "align_corners");
+    h_input(&h, SP_DTYPE_FLOAT, 2, (int64_t[]){1, 4}, y, false);
+    h_input(&h, SP_DTYPE_FLOAT, -1, NULL, NULL, false);
+    h_input(&h, SP_DTYPE_FLOAT, 1, two, scales, true);
+    CU_ASSERT_EQUAL_FATAL(h_run(&h), SP_OK);
+    CU_ASSERT(floats_are(h_out(&h, 0), (float[]){1, 4}, 2, 0));
+    h_end(&h);
+    /* Resize-10 nearest: floor when enlarging, ceil when shrinking (ONNX Runtime). */
+    float s10[] = {1, 0.6f};
+    h_begin(&h, "Resize", 10, 1);
+    h_input(&h, SP_DTYPE_FLOAT, 2, xd, x, false);
+    h_input(&h, SP_DTYPE_FLOAT, 1, two, s10, true);
+    CU_ASSERT_EQUAL_FATAL(h_run(&h), SP_OK);
+    CU_ASSERT(floats_are(h_out(&h, 0), (float[]){0, 2, 4, 5, 7, 9}, 6, 0));
+    h_end(&h);
+}
+
 int main(void)
 {
     CU_initialize_registry();
@@ -881,5 +919,6 @@ int main(void)
     CU_add_test(s, "DepthToSpace DCR/CRD and SpaceToDepth", test_depth_to_space_modes);
     CU_add_test(s, "Resize linear/nearest and Upsample", test_resize_linear_and_nearest);
     CU_add_test(s, "Resize cubic keeps a constant image", test_resize_cubic_downsample_keeps_constant);
+    CU_add_test(s, "Resize rounds like ONNX Runtime", test_resize_matches_onnx_runtime_rounding);
     return sp_test_main();
 }
