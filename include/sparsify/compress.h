@@ -50,7 +50,7 @@ enum sp_status sp_transform_fold_batchnorm(struct sp_model *model, int *folded, 
 #define SP_COMPRESS_DEFAULT_PERCENTILE 99.99
 /* Activation range method used when opt->calibration_method < 0 (chosen by
  * measurement on the demo model, see docs/compression.md). */
-#define SP_COMPRESS_DEFAULT_CALIBRATION SP_CALIB_PERCENTILE
+#define SP_COMPRESS_DEFAULT_CALIBRATION SP_CALIB_MINMAX
 
 struct sp_compress_options {
     enum sp_task_family family;   /* picks the default exclusions */

@@ -23,6 +23,10 @@ bool sp_graph_find_const(const Onnx__GraphProto *g, const char *name, struct sp_
         }
     for (size_t i = 0; i < g->n_node; i++) {
         const Onnx__NodeProto *n = g->node[i];
+        /* Exporters route shared initializers through Identity nodes. */
+        if (streq(n->op_type, "Identity") && n->n_input == 1 && n->n_output == 1 && streq(n->output[0], name) &&
+            !streq(n->input[0], name))
+            return sp_graph_find_const(g, n->input[0], out);
         if (!streq(n->op_type, "Constant") || n->n_output != 1 || !streq(n->output[0], name))
             continue;
         const Onnx__AttributeProto *a = sp_graph_attr(n, "value");

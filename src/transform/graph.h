@@ -23,7 +23,8 @@
 #include "sparsify/status.h"
 #include "sparsify/tensor.h"
 
-/* A constant tensor: an initializer, or the `value` of a Constant node. */
+/* A constant tensor: an initializer, or the `value` of a Constant node, also
+ * when reached through Identity nodes (node is then the Constant's index or -1). */
 struct sp_graph_const {
     Onnx__TensorProto *tp; /* borrowed from the graph */
     int node;              /* index of the Constant node, or -1 for an initializer */
