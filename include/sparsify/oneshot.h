@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 
+#include "sparsify/calib.h"
 #include "sparsify/comm.h"
 #include "sparsify/log.h"
 #include "sparsify/prune.h"
@@ -37,12 +38,15 @@ struct sp_oneshot_config {
     const char *output_dir;       /* created if missing (with parents) */
     int batch_size;               /* samples per engine run, >= 1 */
     int checkpoint_every;         /* groups between checkpoints; 0 = only at the end */
-    const char *resume;           /* checkpoint to resume from, or NULL */
+    const char *resume;           /* checkpoint to resume from (a file, or a folder holding
+                                     checkpoint.h5), or NULL */
     double holdout;               /* fraction of samples kept for fidelity, in [0, 0.5] */
     enum sp_prune_method prune_method;
     int calibration_method;       /* enum sp_calib_method, or -1: the quantizer's default */
     int n_exclude;                /* layer names / op types kept dense */
     const char *const *exclude;
+    sp_calib_progress_fn progress;/* calibration progress on rank 0, or NULL */
+    void *progress_user;
 };
 
 /* Sets every field to its default (NULL paths, level 0.5, output
@@ -77,8 +81,13 @@ struct sp_oneshot_result {
  * model; then the level's plan is applied. At level 0 rank 0 writes
  * output_dir/model.onnx as a byte copy of the input (plus any external-data
  * files it references, at the same relative paths) and output_dir/report.json.
- * Levels above 0 fail with SP_ERR_NOT_IMPLEMENTED after the inputs have been
- * validated, until quantization and pruning exist: never a silent copy.
+ * Levels above 0 run calibration (src/calib; checkpoints in
+ * output_dir/checkpoint.h5, every checkpoint_every groups and at the end of
+ * each pass; `resume` continues from one), log the statistics digest, and then
+ * fail with SP_ERR_NOT_IMPLEMENTED until compression exists: never a silent
+ * copy. A calibration stopped by sp_calib_request_stop() returns
+ * SP_ERR_INTERRUPTED and keeps its checkpoint; on any other failure a
+ * checkpoint this run created is removed with the folder it created.
  *
  * Output files are written atomically; on failure nothing new is left in the
  * output folder, and a folder this call created is removed again.

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/signals.h"
@@ -202,6 +203,32 @@ out:
 
 /* ---- one-shot ------------------------------------------------------------- */
 
+/* Calibration progress on rank 0: a redrawn bar on a terminal, otherwise (a
+ * Slurm log, a pipe) one plain line at most every 10 s and at each pass end. */
+struct progress_ctx {
+    bool tty;
+    double last;
+};
+
+static void cli_progress(void *user, int pass, long long done, long long total, double elapsed)
+{
+    struct progress_ctx *p = user;
+    double rate = elapsed > 0 ? done / elapsed : 0;
+    double eta = rate > 0 ? (total - done) / rate : 0;
+    if (p->tty) {
+        int width = 30, fill = total ? (int)(width * done / total) : width;
+        fprintf(stderr, "\rcalibration pass %d/2 [%.*s%*s] %lld/%lld samples, %.1f/s, ETA %.0f s ", pass, fill,
+                "##############################", width - fill, "", done, total, rate, eta);
+        if (done == total)
+            fputc('\n', stderr);
+    } else if (done == total || elapsed - p->last >= 10.0) {
+        fprintf(stderr, "sparsify: calibration pass %d/2: %lld/%lld samples, %.1f samples/s, ETA %.0f s\n", pass,
+                done, total, rate, eta);
+        p->last = elapsed;
+    }
+    fflush(stderr);
+}
+
 static enum sp_status cmd_one_shot(struct sp_cli_options *opt, struct sp_comm *comm, const struct sp_logger *log,
                                    bool *output_stage, struct sp_error *err)
 {
@@ -220,6 +247,11 @@ static enum sp_status cmd_one_shot(struct sp_cli_options *opt, struct sp_comm *c
     cfg.data_dir = data;
     cfg.model_name = mname;
     cfg.data_name = dname;
+    struct progress_ctx prog = {isatty(STDERR_FILENO) != 0, 0};
+    if (!opt->quiet && opt->log_level >= SP_LOG_INFO && sp_comm_rank(comm) == 0) {
+        cfg.progress = cli_progress;
+        cfg.progress_user = &prog;
+    }
     struct sp_oneshot_result res;
     /* SIGTERM/SIGUSR1/SIGINT during the run: checkpoint and exit 8 (signals.h). */
     if (sp_cli_signals_install() != 0)
@@ -273,9 +305,7 @@ int sp_cli_main(int argc, char **argv, struct sp_comm *comm)
     case SP_CMD_ONE_SHOT: st = cmd_one_shot(&opt, comm, &log, &output_stage, &err); break;
     case SP_CMD_RUN: st = cmd_run(&opt, comm, &log, &output_stage, &err); break;
     case SP_CMD_BENCH: st = sp_cli_bench(&opt, comm, &log, &err); break;
-    case SP_CMD_EVAL:
-        st = sp_error_set(&err, SP_ERR_NOT_IMPLEMENTED, "%s: not implemented yet", sp_cli_command_name(opt.command));
-        break;
+    case SP_CMD_EVAL: st = sp_cli_cmd_eval(&opt, comm, &log, &err); break;
     default: st = sp_error_set(&err, SP_ERR_INTERNAL, "no command"); break;
     }
     if (st && rank == 0)

@@ -14,9 +14,11 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "onnx/model_internal.h"
 #include "pipeline/outdir.h"
+#include "sparsify/calib.h"
 #include "sparsify/data.h"
 #include "sparsify/level.h"
 #include "sparsify/oneshot.h"
@@ -242,6 +244,13 @@ struct run_state {
     struct sp_dataset ds;
     bool have_ds;
     double t_start, t_model, t_data, t_validate, t_output;
+    /* Calibration (levels > 0): the output folder is opened before it so the
+     * checkpoint has a home; on failure the folder and a checkpoint this run
+     * created are removed again, except after an interruption. */
+    struct sp_outdir calib_od;
+    bool calib_begun, ckpt_existed;
+    char *ckpt_path, *resume_path;
+    struct sp_calib_stats *stats;
 };
 
 static enum sp_status check_config(struct run_state *s, struct sp_error *err)
@@ -370,6 +379,83 @@ static enum sp_status stage_data(struct run_state *s, struct sp_error *err)
         return sp_error_set(err, SP_ERR_INTERNAL, "checked %lld samples of %zu", (long long)checked, s->ds.count);
     sp_log(s->log, SP_LOG_INFO, "data %s: %zu samples match the model's inputs", s->cfg->data_dir, s->ds.count);
     return SP_OK;
+}
+
+static char *path_join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+/* Rank 0 prints the calibration progress through cfg->progress. */
+static enum sp_status stage_calibrate(struct run_state *s, struct sp_error *err)
+{
+    const struct sp_oneshot_config *c = s->cfg;
+    enum sp_status st = SP_OK;
+    /* Every rank holds the same paths (only rank 0 uses them), so that every
+     * rank takes the same checkpoint branches in sp_calibrate. */
+    if (!(s->ckpt_path = path_join(c->output_dir, "checkpoint.h5")))
+        st = sp_error_set(err, SP_ERR_NOMEM, "out of memory");
+    if (!st && c->resume) {
+        struct stat sb;
+        s->resume_path = stat(c->resume, &sb) == 0 && S_ISDIR(sb.st_mode) ? path_join(c->resume, "checkpoint.h5")
+                                                                           : strdup(c->resume);
+        if (!s->resume_path)
+            st = sp_error_set(err, SP_ERR_NOMEM, "out of memory");
+    }
+    if (!st && s->rank == 0) {
+        st = sp_outdir_check(c->output_dir, err);
+        if (!st && !(st = sp_outdir_begin(&s->calib_od, c->output_dir, err)))
+            s->calib_begun = true;
+        s->ckpt_existed = access(s->ckpt_path, F_OK) == 0;
+    }
+    if ((st = sp_comm_agree(s->comm, st, err)))
+        return st;
+
+    struct sp_calib_options o;
+    sp_calib_options_init(&o);
+    o.batch_size = c->batch_size;
+    o.holdout = c->holdout;
+    o.hessians = s->plan.prune;
+    o.checkpoint_every = c->checkpoint_every;
+    o.checkpoint_path = s->ckpt_path;
+    o.resume_path = s->resume_path;
+    o.progress = c->progress;
+    o.progress_user = c->progress_user;
+    if ((st = sp_calibrate(s->model, &s->ds, &o, s->comm, s->log, &s->stats, err)))
+        return st;
+    if (s->rank == 0) {
+        char hex[65];
+        const struct sp_calib_timers *t = &s->stats->time;
+        sp_calib_stats_digest(s->stats, hex);
+        sp_log(s->log, SP_LOG_INFO, "calibration digest %s", hex);
+        sp_log(s->log, SP_LOG_INFO,
+               "calibration: %lld samples, %d tensors, %d layers in %.2f s (forward %.2f, Hessians %.2f, histograms "
+               "%.2f, reduction %.2f, checkpoints %.2f)",
+               (long long)s->stats->samples, s->stats->n_tensors, s->stats->n_layers, t->total, t->forward,
+               t->hessian, t->histogram, t->reduce, t->checkpoint);
+    }
+    return SP_OK;
+}
+
+/* After the run: keep or remove what calibration left in the output folder. */
+static void calib_cleanup(struct run_state *s, enum sp_status st)
+{
+    if (s->calib_begun) {
+        if (st && st != SP_ERR_INTERRUPTED) {
+            if (!s->ckpt_existed)
+                unlink(s->ckpt_path);
+            sp_outdir_abort(&s->calib_od);
+        } else {
+            sp_outdir_free(&s->calib_od);
+        }
+    }
+    sp_calib_stats_free(s->stats);
+    free(s->ckpt_path);
+    free(s->resume_path);
 }
 
 #define R(call)                                                                                                        \
@@ -527,6 +613,14 @@ enum sp_status sp_oneshot_run_ex(const struct sp_oneshot_config *cfg, struct sp_
 
     res->stage = SP_STAGE_COMPRESS;
     if (s.plan.quantize || s.plan.prune) {
+        if ((st = stage_calibrate(&s, err)))
+            goto out;
+        /* ==== COMPRESSION CALL SITE ====
+         * Rank 0 holds the merged statistics in s.stats (NULL elsewhere): layer
+         * Hessians (s.stats->layers[i].h) and activation histograms. The
+         * compression engineer's sp_compress(...) goes here, e.g.
+         *   st = sp_compress(s.model, s.stats, &s.plan, cfg, s.comm, log, err);
+         * followed by sp_comm_agree. Until then: */
         char msg[512];
         plan_message(&s.plan, s.level_text, msg, sizeof msg);
         st = sp_error_set(err, SP_ERR_NOT_IMPLEMENTED, "%s", msg);
@@ -540,6 +634,7 @@ enum sp_status sp_oneshot_run_ex(const struct sp_oneshot_config *cfg, struct sp_
         goto out;
     res->stage = SP_STAGE_DONE;
 out:
+    calib_cleanup(&s, st);
     if (s.have_ds)
         sp_dataset_free(&s.ds);
     sp_model_free(s.model);
