@@ -7,3 +7,6 @@ target_link_libraries(idx2npz PRIVATE sparsify ZLIB::ZLIB PkgConfig::LIBZIP)
 
 set(SPARSIFY_FMNIST_DIR "/usr/share/datasets/fashion-mnist" CACHE PATH
   "Folder holding Fashion-MNIST's idx files (dataset-fashion-mnist)")
+if(TARGET test_eval)
+  target_link_libraries(test_eval PRIVATE PkgConfig::JANSSON)
+endif()
