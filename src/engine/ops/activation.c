@@ -1,6 +1,6 @@
 /*
  * Activation functions: pointwise nonlinearities with scalar parameters, plus
- * PRelu (a slope broadcast onto the input) and Clip (bounds that are attributes
+ * PRelu (a slope broadcast onto the input; per channel at opset 6) and Clip (bounds that are attributes
  * before opset 11 and optional scalar inputs from opset 11 on).
  *
  * Kernels are instantiated for float32 and float64 from one macro each and
@@ -17,10 +17,11 @@
 #include "engine/op.h"
 #include "engine/ops/broadcast.h"
 #include "engine/ops/ew_types.h"
+#include "engine/ops/vmath.h"
 
 enum act_kind {
     ACT_RELU, ACT_LEAKY, ACT_PRELU, ACT_SIGMOID, ACT_TANH, ACT_HARDSIGMOID, ACT_HARDSWISH, ACT_CLIP, ACT_ERF,
-    ACT_GELU, ACT_ELU, ACT_SELU, ACT_SOFTPLUS, ACT_SOFTSIGN, ACT_MISH,
+    ACT_GELU, ACT_ELU, ACT_SELU, ACT_SOFTPLUS, ACT_SOFTSIGN, ACT_MISH, ACT_CELU, ACT_THRESHOLDED, ACT_SHRINK,
 };
 
 /* Parameters as the kernel sees them; Clip fills lo/hi per run from its inputs. */
@@ -75,6 +76,9 @@ struct act_state {
     KERNEL(softplus_##S, T, (x > 0 ? x : 0) + LOG1P(EXP(-FABS(x))))                                           \
     KERNEL(softsign_##S, T, x / (1 + FABS(x)))                                                                \
     KERNEL(mish_##S, T, x * TANH((x > 0 ? x : 0) + LOG1P(EXP(-FABS(x)))))                                     \
+    KERNEL(celu_##S, T, (x > 0 ? x : 0) + (x < 0 ? (T)p->alpha * (EXP(x / (T)p->alpha) - 1) : 0))            \
+    KERNEL(thresholded_##S, T, x > (T)p->alpha ? x : 0)                                                       \
+    KERNEL(shrink_##S, T, x < -(T)p->alpha ? x + (T)p->beta : x > (T)p->alpha ? x - (T)p->beta : 0)          \
     static void prelu_##S(void *o_, const void *x_, const void *s_, int64_t n, int sx, int ss)                \
     {                                                                                                         \
         T *o = o_;                                                                                            \
@@ -84,7 +88,8 @@ struct act_state {
             o[i] = v < 0 ? sl[i * ss] * v : v;                                                                \
         }                                                                                                     \
     }
-FLT_ACTS(float, f32, expf, log1pf, tanhf, erff, fabsf, sqrtf)
+/* float: exp and erf from vmath.h, so these loops vectorize. */
+FLT_ACTS(float, f32, sp_vexpf, log1pf, tanhf, sp_verff, fabsf, sqrtf)
 FLT_ACTS(double, f64, exp, log1p, tanh, erf, fabs, sqrt)
 
 #define INT_ACTS(T, S, UT)                                                                                    \
@@ -127,6 +132,9 @@ static act_fn pick(enum act_kind k, enum sp_dtype dt)
     case ACT_SOFTPLUS: BOTH(softplus);
     case ACT_SOFTSIGN: BOTH(softsign);
     case ACT_MISH: BOTH(mish);
+    case ACT_CELU: BOTH(celu);
+    case ACT_THRESHOLDED: BOTH(thresholded);
+    case ACT_SHRINK: BOTH(shrink);
     default: return NULL;
     }
 #undef BOTH
@@ -140,9 +148,11 @@ static enum sp_status act_init(struct sp_node *n, enum act_kind k, struct sp_err
     static const char *const selu[] = {"alpha", "gamma", NULL};
     static const char *const clip_old[] = {"min", "max", NULL};
     static const char *const gelu[] = {"approximate", NULL};
+    static const char *const shrink[] = {"lambd", "bias", NULL};
     const char *const *known = none;
     switch (k) {
-    case ACT_LEAKY: case ACT_ELU: known = alpha; break;
+    case ACT_LEAKY: case ACT_ELU: case ACT_CELU: case ACT_THRESHOLDED: known = alpha; break;
+    case ACT_SHRINK: known = shrink; break;
     case ACT_HARDSIGMOID: known = alpha_beta; break;
     case ACT_SELU: known = selu; break;
     case ACT_CLIP: known = n->opset < 11 ? clip_old : none; break;
@@ -170,7 +180,18 @@ static enum sp_status act_init(struct sp_node *n, enum act_kind k, struct sp_err
     float a = 0, b = 0, g = 0;
     switch (k) {
     case ACT_LEAKY: st = sp_attr_float(n, "alpha", 0.01f, &a, err); break;
-    case ACT_ELU: st = sp_attr_float(n, "alpha", 1.0f, &a, err); break;
+    case ACT_ELU: case ACT_THRESHOLDED: st = sp_attr_float(n, "alpha", 1.0f, &a, err); break;
+    case ACT_CELU:
+        st = sp_attr_float(n, "alpha", 1.0f, &a, err);
+        if (!st && a == 0)
+            st = sp_node_error(n, err, SP_ERR_FORMAT, "attribute 'alpha' must not be 0 (it divides x)");
+        break;
+    case ACT_SHRINK:
+        /* alpha holds lambd and beta the bias. */
+        st = sp_attr_float(n, "lambd", 0.5f, &a, err);
+        if (!st)
+            st = sp_attr_float(n, "bias", 0.0f, &b, err);
+        break;
     case ACT_HARDSIGMOID:
         st = sp_attr_float(n, "alpha", 0.2f, &a, err);
         if (!st)
@@ -229,13 +250,24 @@ static enum sp_status act_prepare(struct sp_node *n, struct sp_error *err)
         if (dt != SP_DTYPE_FLOAT && dt != SP_DTYPE_DOUBLE)
             return sp_node_error(n, err, SP_ERR_UNSUPPORTED, "X has dtype %s; float32 and float64 are supported",
                                  sp_dtype_name(dt));
-        if (!sp_broadcast_to(sl->ndim, sl->dims, x->ndim, x->dims)) {
+        int s_ndim = sl->ndim;
+        int64_t s_dims[SP_MAX_DIMS];
+        for (int d = 0; d < sl->ndim; d++)
+            s_dims[d] = sl->dims[d];
+        if (n->opset < 7 && sl->ndim == 1 && x->ndim >= 2 && sl->dims[0] == x->dims[1] && sl->dims[0] != 1) {
+            /* Opset 6 predates numpy broadcasting: a 1-D slope of C values is
+             * per channel (axis 1), as PyTorch's old PReLU exports assume. */
+            s_ndim = x->ndim - 1;
+            for (int d = 0; d < s_ndim; d++)
+                s_dims[d] = d == 0 ? sl->dims[0] : 1;
+        }
+        if (!sp_broadcast_to(s_ndim, s_dims, x->ndim, x->dims)) {
             char a[96], b[96];
             return sp_node_error(n, err, SP_ERR_MISMATCH, "slope shape %s does not broadcast to X shape %s",
                                  sp_shape_str(sl->ndim, sl->dims, a, sizeof a), sp_shape_str(x->ndim, x->dims, b, sizeof b));
         }
-        const struct sp_tensor *ts[2] = {x, sl};
-        sp_bcast_plan_tensors(&s->plan, 2, ts, x->ndim, x->dims);
+        sp_bcast_plan(&s->plan, 2, (const int[]){x->ndim, s_ndim}, (const int64_t *const[]){x->dims, s_dims},
+                      x->ndim, x->dims);
         s->prelu = dt == SP_DTYPE_FLOAT ? prelu_f32 : prelu_f64;
         sp_node_set_out(n, 0, dt, x->ndim, x->dims);
         return SP_OK;
@@ -312,7 +344,7 @@ static enum sp_status act_run(struct sp_node *n, void *scratch, struct sp_error 
 
 ACT_OP(Relu, ACT_RELU, 6, 18)
 ACT_OP(LeakyRelu, ACT_LEAKY, 6, 18)
-ACT_OP(PRelu, ACT_PRELU, 7, 18)
+ACT_OP(PRelu, ACT_PRELU, 6, 18)
 ACT_OP(Sigmoid, ACT_SIGMOID, 6, 18)
 ACT_OP(Tanh, ACT_TANH, 6, 18)
 ACT_OP(HardSigmoid, ACT_HARDSIGMOID, 6, 18)
@@ -326,3 +358,6 @@ ACT_OP(Selu, ACT_SELU, 6, 18)
 ACT_OP(Softplus, ACT_SOFTPLUS, 1, 18)
 ACT_OP(Softsign, ACT_SOFTSIGN, 1, 18)
 ACT_OP(Mish, ACT_MISH, 18, 18)
+ACT_OP(Celu, ACT_CELU, 12, 18)
+ACT_OP(ThresholdedRelu, ACT_THRESHOLDED, 10, 18)
+ACT_OP(Shrink, ACT_SHRINK, 9, 18)

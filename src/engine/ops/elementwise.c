@@ -30,6 +30,8 @@ enum ew_op {
     /* unary */
     EW_SQRT, EW_EXP, EW_LOG, EW_NEG, EW_ABS, EW_RECIP, EW_FLOOR, EW_CEIL, EW_ROUND, EW_SIGN, EW_SIN, EW_COS,
     EW_NOT, EW_ISNAN, EW_ISINF,
+    /* trigonometric and hyperbolic (unary, float) */
+    EW_TAN, EW_ASIN, EW_ACOS, EW_ATAN, EW_SINH, EW_COSH, EW_ASINH, EW_ACOSH, EW_ATANH,
 };
 
 struct ew_state;
@@ -290,6 +292,24 @@ UN_KERNEL(isnan_f64, uint8_t, double, isnan(x) != 0)
 UN_KERNEL(isinf_f32, uint8_t, float, isinf(x) && ((x > 0) ? s->detect_pos : s->detect_neg))
 UN_KERNEL(isinf_f64, uint8_t, double, isinf(x) && ((x > 0) ? s->detect_pos : s->detect_neg))
 UN_KERNEL(not_b, uint8_t, uint8_t, x == 0)
+UN_KERNEL(tan_f32, float, float, tanf(x))
+UN_KERNEL(tan_f64, double, double, tan(x))
+UN_KERNEL(asin_f32, float, float, asinf(x))
+UN_KERNEL(asin_f64, double, double, asin(x))
+UN_KERNEL(acos_f32, float, float, acosf(x))
+UN_KERNEL(acos_f64, double, double, acos(x))
+UN_KERNEL(atan_f32, float, float, atanf(x))
+UN_KERNEL(atan_f64, double, double, atan(x))
+UN_KERNEL(sinh_f32, float, float, sinhf(x))
+UN_KERNEL(sinh_f64, double, double, sinh(x))
+UN_KERNEL(cosh_f32, float, float, coshf(x))
+UN_KERNEL(cosh_f64, double, double, cosh(x))
+UN_KERNEL(asinh_f32, float, float, asinhf(x))
+UN_KERNEL(asinh_f64, double, double, asinh(x))
+UN_KERNEL(acosh_f32, float, float, acoshf(x))
+UN_KERNEL(acosh_f64, double, double, acosh(x))
+UN_KERNEL(atanh_f32, float, float, atanhf(x))
+UN_KERNEL(atanh_f64, double, double, atanh(x))
 
 #define FLT_UN(T, S)                                                                                          \
     UN_KERNEL(neg_##S, T, T, -x)                                                                              \
@@ -329,6 +349,15 @@ FLT_TABLE(sin)
 FLT_TABLE(cos)
 FLT_TABLE(isnan)
 FLT_TABLE(isinf)
+FLT_TABLE(tan)
+FLT_TABLE(asin)
+FLT_TABLE(acos)
+FLT_TABLE(atan)
+FLT_TABLE(sinh)
+FLT_TABLE(cosh)
+FLT_TABLE(asinh)
+FLT_TABLE(acosh)
+FLT_TABLE(atanh)
 
 /* ---- op descriptions ---------------------------------------------------------- */
 
@@ -372,6 +401,15 @@ static const un_fn *un_table(enum ew_op op)
     case EW_COS: return k_cos;
     case EW_ISNAN: return k_isnan;
     case EW_ISINF: return k_isinf;
+    case EW_TAN: return k_tan;
+    case EW_ASIN: return k_asin;
+    case EW_ACOS: return k_acos;
+    case EW_ATAN: return k_atan;
+    case EW_SINH: return k_sinh;
+    case EW_COSH: return k_cosh;
+    case EW_ASINH: return k_asinh;
+    case EW_ACOSH: return k_acosh;
+    case EW_ATANH: return k_atanh;
     default: return NULL;
     }
 }
@@ -738,3 +776,12 @@ EW_OP(Cos, EW_COS, 7)
 EW_OP(Not, EW_NOT, 1)
 EW_OP(IsNaN, EW_ISNAN, 9)
 EW_OP(IsInf, EW_ISINF, 10)
+EW_OP(Tan, EW_TAN, 7)
+EW_OP(Asin, EW_ASIN, 7)
+EW_OP(Acos, EW_ACOS, 7)
+EW_OP(Atan, EW_ATAN, 7)
+EW_OP(Sinh, EW_SINH, 9)
+EW_OP(Cosh, EW_COSH, 9)
+EW_OP(Asinh, EW_ASINH, 9)
+EW_OP(Acosh, EW_ACOSH, 9)
+EW_OP(Atanh, EW_ATANH, 9)

@@ -445,3 +445,275 @@ const struct sp_op sp_op_InstanceNormalization = {
     .run = in_run,
     .free = norm_free,
 };
+
+/* ---- LpNormalization, MeanVarianceNormalization, LRN ---------------------------
+ * Older normalizations that classic CNN exports still carry: LRN in
+ * AlexNet/GoogLeNet/SqueezeNet-era models, MVN and LpNormalization in Caffe
+ * conversions. All three are float32, accumulate in double and need no
+ * scratch beyond MVN's per-group statistics. */
+
+/* Common init: one required input, one output, only `known` attributes. */
+static enum sp_status norm_io_init(struct sp_node *n, const char *const *known, size_t state_size,
+                                   struct sp_error *err)
+{
+    enum sp_status st = sp_attr_check_known(n, known, err);
+    if (st)
+        return st;
+    if (n->n_inputs != 1 || !n->inputs[0])
+        return sp_node_error(n, err, SP_ERR_FORMAT, "expects 1 input, got %d", n->n_inputs);
+    if (n->n_outputs < 1 || !n->outputs[0])
+        return sp_node_error(n, err, SP_ERR_FORMAT, "output 0 is required");
+    n->state = calloc(1, state_size);
+    if (!n->state)
+        return sp_node_error(n, err, SP_ERR_NOMEM, "out of memory");
+    return SP_OK;
+}
+
+struct lp_state {
+    int64_t axis_attr, p;
+    int64_t outer, len, inner;
+};
+
+static enum sp_status lp_init(struct sp_node *n, struct sp_error *err)
+{
+    static const char *const known[] = {"axis", "p", NULL};
+    enum sp_status st = norm_io_init(n, known, sizeof(struct lp_state), err);
+    if (st)
+        return st;
+    struct lp_state *s = n->state;
+    if ((st = sp_attr_int(n, "axis", -1, &s->axis_attr, err)) || (st = sp_attr_int(n, "p", 2, &s->p, err)))
+        return st;
+    if (s->p != 1 && s->p != 2)
+        return sp_node_error(n, err, SP_ERR_UNSUPPORTED, "attribute 'p' must be 1 or 2, got %lld", (long long)s->p);
+    return SP_OK;
+}
+
+/* Splits x's shape into outer x len x inner around one axis. */
+static enum sp_status split_axis(const struct sp_node *n, const struct sp_tensor *x, int64_t axis_attr,
+                                 int64_t *outer, int64_t *len, int64_t *inner, struct sp_error *err)
+{
+    int axis;
+    enum sp_status st = sp_axis_normalize(n, axis_attr, x->ndim, &axis, err);
+    if (st)
+        return st;
+    *outer = *len = *inner = 1;
+    for (int d = 0; d < x->ndim; d++)
+        *(d < axis ? outer : d == axis ? len : inner) *= x->dims[d];
+    return SP_OK;
+}
+
+static enum sp_status lp_prepare(struct sp_node *n, struct sp_error *err)
+{
+    struct lp_state *s = n->state;
+    const struct sp_tensor *x = sp_node_in(n, 0);
+    enum sp_status st = sp_op_need_float(n, 0, "input", err);
+    if (st)
+        return st;
+    if (x->ndim < 1)
+        return sp_node_error(n, err, SP_ERR_FORMAT, "input must have rank >= 1");
+    if ((st = split_axis(n, x, s->axis_attr, &s->outer, &s->len, &s->inner, err)))
+        return st;
+    n->scratch_bytes = 0;
+    sp_node_set_out(n, 0, SP_DTYPE_FLOAT, x->ndim, x->dims);
+    return SP_OK;
+}
+
+static enum sp_status lp_run(struct sp_node *n, void *scratch, struct sp_error *err)
+{
+    (void)scratch, (void)err;
+    const struct lp_state *s = n->state;
+    const float *x = sp_node_in(n, 0)->data;
+    float *y = sp_node_out(n, 0)->data;
+    for (int64_t o = 0; o < s->outer; o++)
+        for (int64_t j = 0; j < s->inner; j++) {
+            const float *xr = x + o * s->len * s->inner + j;
+            float *yr = y + o * s->len * s->inner + j;
+            double acc = 0;
+            for (int64_t i = 0; i < s->len; i++) {
+                double v = xr[i * s->inner];
+                acc += s->p == 1 ? fabs(v) : v * v;
+            }
+            double norm = s->p == 1 ? acc : sqrt(acc);
+            /* A zero norm means an all-zero row: it stays zero (no 0/0 NaN). */
+            double inv = norm > 0 ? 1.0 / norm : 0.0;
+            for (int64_t i = 0; i < s->len; i++)
+                yr[i * s->inner] = (float)(xr[i * s->inner] * inv);
+        }
+    return SP_OK;
+}
+
+const struct sp_op sp_op_LpNormalization = {"LpNormalization", "", 1, 18, lp_init, lp_prepare, lp_run, norm_free};
+
+/* MVN: y = (x - mean) / (sqrt(var) + 1e-9) over `axes` (default 0, 2, 3),
+ * the epsilon and population variance of ONNX's function definition. */
+struct mvn_state {
+    int n_axes;
+    int64_t axes_attr[SP_MAX_DIMS];
+    bool reduce[SP_MAX_DIMS];
+    int64_t groups;
+};
+
+static enum sp_status mvn_init(struct sp_node *n, struct sp_error *err)
+{
+    static const char *const known[] = {"axes", NULL};
+    enum sp_status st = norm_io_init(n, known, sizeof(struct mvn_state), err);
+    if (st)
+        return st;
+    struct mvn_state *s = n->state;
+    bool present;
+    if ((st = sp_attr_ints(n, "axes", s->axes_attr, SP_MAX_DIMS, &s->n_axes, &present, err)))
+        return st;
+    if (!present) {
+        s->n_axes = 3;
+        s->axes_attr[0] = 0, s->axes_attr[1] = 2, s->axes_attr[2] = 3;
+    }
+    return SP_OK;
+}
+
+static enum sp_status mvn_prepare(struct sp_node *n, struct sp_error *err)
+{
+    struct mvn_state *s = n->state;
+    const struct sp_tensor *x = sp_node_in(n, 0);
+    enum sp_status st = sp_op_need_float(n, 0, "X", err);
+    if (st)
+        return st;
+    memset(s->reduce, 0, sizeof s->reduce);
+    for (int k = 0; k < s->n_axes; k++) {
+        int a;
+        if ((st = sp_axis_normalize(n, s->axes_attr[k], x->ndim, &a, err)))
+            return st;
+        if (s->reduce[a])
+            return sp_node_error(n, err, SP_ERR_FORMAT, "axis %d is listed twice in 'axes'", a);
+        s->reduce[a] = true;
+    }
+    s->groups = 1;
+    for (int d = 0; d < x->ndim; d++)
+        if (!s->reduce[d])
+            s->groups *= x->dims[d];
+    n->scratch_bytes = 3 * (size_t)s->groups * sizeof(double);
+    sp_node_set_out(n, 0, SP_DTYPE_FLOAT, x->ndim, x->dims);
+    return SP_OK;
+}
+
+/* Calls body(i, g) for every element i with g its group (index over the kept
+ * axes, row-major), walking an odometer: no division per element. */
+#define MVN_WALK(body)                                                                                        \
+    do {                                                                                                      \
+        int64_t idx[SP_MAX_DIMS] = {0}, g = 0;                                                                \
+        for (int64_t i = 0; i < numel; i++) {                                                                 \
+            body;                                                                                             \
+            for (int d = x->ndim - 1; d >= 0; d--) {                                                          \
+                if (++idx[d] < x->dims[d]) {                                                                  \
+                    if (!s->reduce[d])                                                                        \
+                        g += gstride[d];                                                                      \
+                    break;                                                                                    \
+                }                                                                                             \
+                if (!s->reduce[d])                                                                            \
+                    g -= gstride[d] * (x->dims[d] - 1);                                                       \
+                idx[d] = 0;                                                                                   \
+            }                                                                                                 \
+        }                                                                                                     \
+    } while (0)
+
+static enum sp_status mvn_run(struct sp_node *n, void *scratch, struct sp_error *err)
+{
+    (void)err;
+    const struct mvn_state *s = n->state;
+    const struct sp_tensor *x = sp_node_in(n, 0);
+    const float *xs = x->data;
+    float *y = sp_node_out(n, 0)->data;
+    int64_t numel = sp_tensor_numel(x);
+    if (numel == 0)
+        return SP_OK;
+    double *mean = scratch, *var = mean + s->groups, *cnt = var + s->groups;
+    int64_t gstride[SP_MAX_DIMS], st = 1;
+    for (int d = x->ndim - 1; d >= 0; d--) {
+        gstride[d] = s->reduce[d] ? 0 : st;
+        if (!s->reduce[d])
+            st *= x->dims[d];
+    }
+    for (int64_t g = 0; g < s->groups; g++)
+        mean[g] = var[g] = cnt[g] = 0;
+    MVN_WALK((mean[g] += xs[i], cnt[g] += 1));
+    for (int64_t g = 0; g < s->groups; g++)
+        mean[g] /= cnt[g];
+    MVN_WALK(var[g] += (xs[i] - mean[g]) * (xs[i] - mean[g]));
+    for (int64_t g = 0; g < s->groups; g++)
+        var[g] = 1.0 / (sqrt(var[g] / cnt[g]) + 1e-9);
+    MVN_WALK(y[i] = (float)((xs[i] - mean[g]) * var[g]));
+    return SP_OK;
+}
+
+const struct sp_op sp_op_MeanVarianceNormalization = {"MeanVarianceNormalization", "", 9, 18, mvn_init,
+                                                      mvn_prepare, mvn_run, norm_free};
+
+/* LRN across channels (axis 1): y = x / (bias + alpha / size * sum x^2)^beta,
+ * the sum over channels c - floor((size-1)/2) .. c + ceil((size-1)/2). */
+struct lrn_state {
+    int64_t size;
+    float alpha, beta, bias;
+    int64_t n, c, plane;
+};
+
+static enum sp_status lrn_init(struct sp_node *n, struct sp_error *err)
+{
+    static const char *const known[] = {"size", "alpha", "beta", "bias", NULL};
+    enum sp_status st = norm_io_init(n, known, sizeof(struct lrn_state), err);
+    if (st)
+        return st;
+    struct lrn_state *s = n->state;
+    if (!sp_attr_find(n, "size"))
+        return sp_node_error(n, err, SP_ERR_FORMAT, "attribute 'size' is required");
+    if ((st = sp_attr_int(n, "size", 1, &s->size, err)) || (st = sp_attr_float(n, "alpha", 1e-4f, &s->alpha, err)) ||
+        (st = sp_attr_float(n, "beta", 0.75f, &s->beta, err)) || (st = sp_attr_float(n, "bias", 1.0f, &s->bias, err)))
+        return st;
+    if (s->size < 1)
+        return sp_node_error(n, err, SP_ERR_FORMAT, "attribute 'size' must be >= 1, got %lld", (long long)s->size);
+    return SP_OK;
+}
+
+static enum sp_status lrn_prepare(struct sp_node *n, struct sp_error *err)
+{
+    struct lrn_state *s = n->state;
+    const struct sp_tensor *x = sp_node_in(n, 0);
+    enum sp_status st = sp_op_need_float(n, 0, "X", err);
+    if (st)
+        return st;
+    if (x->ndim < 2)
+        return sp_node_error(n, err, SP_ERR_FORMAT, "X must be [N, C, ...], got rank %d", x->ndim);
+    s->n = x->dims[0];
+    s->c = x->dims[1];
+    s->plane = 1;
+    for (int d = 2; d < x->ndim; d++)
+        s->plane *= x->dims[d];
+    n->scratch_bytes = 0;
+    sp_node_set_out(n, 0, SP_DTYPE_FLOAT, x->ndim, x->dims);
+    return SP_OK;
+}
+
+static enum sp_status lrn_run(struct sp_node *n, void *scratch, struct sp_error *err)
+{
+    (void)scratch, (void)err;
+    const struct lrn_state *s = n->state;
+    const float *x = sp_node_in(n, 0)->data;
+    float *y = sp_node_out(n, 0)->data;
+    int64_t lo_off = (s->size - 1) / 2, hi_off = s->size / 2; /* floor and ceil of (size-1)/2 */
+    double scale = (double)s->alpha / (double)s->size;
+    for (int64_t b = 0; b < s->n; b++)
+        for (int64_t c = 0; c < s->c; c++) {
+            int64_t c0 = c - lo_off < 0 ? 0 : c - lo_off, c1 = c + hi_off >= s->c ? s->c - 1 : c + hi_off;
+            const float *xb = x + b * s->c * s->plane;
+            float *yc = y + (b * s->c + c) * s->plane;
+            for (int64_t p = 0; p < s->plane; p++) {
+                double sq = 0;
+                for (int64_t k = c0; k <= c1; k++) {
+                    double v = xb[k * s->plane + p];
+                    sq += v * v;
+                }
+                yc[p] = (float)(xb[c * s->plane + p] / pow((double)s->bias + scale * sq, (double)s->beta));
+            }
+        }
+    return SP_OK;
+}
+
+const struct sp_op sp_op_LRN = {"LRN", "", 1, 18, lrn_init, lrn_prepare, lrn_run, norm_free};

@@ -24,7 +24,7 @@
 #include "engine/op.h"
 #include "engine/ops/ew_types.h"
 
-enum red_kind { RED_MEAN, RED_SUM, RED_MAX, RED_MIN, RED_PROD, RED_L1, RED_L2, RED_SUMSQ, RED_LSE, RED_ARGMAX, RED_ARGMIN };
+enum red_kind { RED_MEAN, RED_SUM, RED_MAX, RED_MIN, RED_PROD, RED_L1, RED_L2, RED_SUMSQ, RED_LSE, RED_ARGMAX, RED_ARGMIN, RED_LOGSUM };
 
 struct red_state {
     enum red_kind kind;
@@ -87,7 +87,7 @@ static bool dtype_ok(enum red_kind k, enum sp_dtype dt)
 {
     if (dt == SP_DTYPE_FLOAT || dt == SP_DTYPE_DOUBLE)
         return true;
-    if (k == RED_LSE || k == RED_L2)
+    if (k == RED_LSE || k == RED_L2 || k == RED_LOGSUM)
         return false;
     return dt == SP_DTYPE_INT32 || dt == SP_DTYPE_INT64 || dt == SP_DTYPE_INT8 || dt == SP_DTYPE_UINT8;
 }
@@ -203,7 +203,7 @@ static enum sp_status red_prepare(struct sp_node *n, struct sp_error *err)
         if (reduced) {                                                                                        \
             ACC v = *a;                                                                                       \
             switch (k) {                                                                                      \
-            case RED_MEAN: case RED_SUM: for (int64_t i = 0; i < len; i++) v += (ACC)x[i]; break;             \
+            case RED_MEAN: case RED_SUM: case RED_LOGSUM: for (int64_t i = 0; i < len; i++) v += (ACC)x[i]; break;             \
             case RED_PROD: for (int64_t i = 0; i < len; i++) v *= (ACC)x[i]; break;                           \
             case RED_MAX: for (int64_t i = 0; i < len; i++) v = (ACC)x[i] > v ? (ACC)x[i] : v; break;         \
             case RED_MIN: for (int64_t i = 0; i < len; i++) v = (ACC)x[i] < v ? (ACC)x[i] : v; break;         \
@@ -221,7 +221,7 @@ static enum sp_status red_prepare(struct sp_node *n, struct sp_error *err)
             return;                                                                                           \
         }                                                                                                     \
         switch (k) {                                                                                          \
-        case RED_MEAN: case RED_SUM: for (int64_t i = 0; i < len; i++) a[i] += (ACC)x[i]; break;              \
+        case RED_MEAN: case RED_SUM: case RED_LOGSUM: for (int64_t i = 0; i < len; i++) a[i] += (ACC)x[i]; break;              \
         case RED_PROD: for (int64_t i = 0; i < len; i++) a[i] *= (ACC)x[i]; break;                            \
         case RED_MAX: for (int64_t i = 0; i < len; i++) a[i] = (ACC)x[i] > a[i] ? (ACC)x[i] : a[i]; break;    \
         case RED_MIN: for (int64_t i = 0; i < len; i++) a[i] = (ACC)x[i] < a[i] ? (ACC)x[i] : a[i]; break;    \
@@ -294,6 +294,7 @@ static enum sp_status red_prepare(struct sp_node *n, struct sp_error *err)
                 break;                                                                                        \
             case RED_L2: v = (ACC)sqrt((double)v); break;                                                     \
             case RED_LSE: v = (ACC)((double)m[i] + log((double)v)); break;                                    \
+            case RED_LOGSUM: v = (ACC)log((double)v); break;                                                  \
             default: break;                                                                                   \
             }                                                                                                 \
             y[i] = (T)v;                                                                                      \
@@ -386,3 +387,4 @@ RED_OP(ReduceSumSquare, RED_SUMSQ)
 RED_OP(ReduceLogSumExp, RED_LSE)
 RED_OP(ArgMax, RED_ARGMAX)
 RED_OP(ArgMin, RED_ARGMIN)
+RED_OP(ReduceLogSum, RED_LOGSUM)

@@ -1,5 +1,6 @@
 /*
- * Softmax and LogSoftmax.
+ * Softmax, LogSoftmax and Hardmax (1 at the first maximum of each row, 0
+ * elsewhere; it shares the axis rules).
  *
  * The two opset generations disagree on what "axis" means. Before opset 13 the
  * input is flattened to 2-D at `axis` (default 1) and each row of the flattened
@@ -15,9 +16,11 @@
 
 #include "engine/attr.h"
 #include "engine/op.h"
+#include "engine/ops/vmath.h"
 
 struct softmax_state {
     bool is_log;
+    bool is_hard;
     int64_t axis_attr;
     int64_t outer, len, inner; /* set by prepare */
 };
@@ -64,7 +67,7 @@ static enum sp_status sm_prepare(struct sp_node *n, struct sp_error *err)
         else
             s->inner *= x->dims[d];
     }
-    n->scratch_bytes = s->inner > 1 ? 2 * (size_t)s->inner * sizeof(double) : 0;
+    n->scratch_bytes = s->inner > 1 && !s->is_hard ? 2 * (size_t)s->inner * sizeof(double) : 0;
     sp_node_set_out(n, 0, x->dtype, x->ndim, x->dims);
     return SP_OK;
 }
@@ -120,8 +123,70 @@ static enum sp_status sm_prepare(struct sp_node *n, struct sp_error *err)
                     o[i * inner + j] *= sum[j];                                                               \
             }                                                                                                 \
     }
-ROW(float, expf, logf)
+ROW(float, sp_vexpf, logf)
 ROW(double, exp, log)
+
+/* float rows of 16 or more (attention scores): max and sum kept in 16 lanes,
+ * so that with sp_vexpf every loop vectorizes; gcc will not reorder a single
+ * float accumulator on its own (that needs -ffast-math). */
+#define SM_LANES 16
+static void row_float_lanes(float *o, const float *x, int64_t len, bool is_log)
+{
+    float mv[SM_LANES], sv[SM_LANES] = {0};
+    int64_t body = len - len % SM_LANES;
+    for (int l = 0; l < SM_LANES; l++)
+        mv[l] = x[l];
+    for (int64_t i = SM_LANES; i < body; i += SM_LANES)
+        for (int l = 0; l < SM_LANES; l++)
+            mv[l] = x[i + l] > mv[l] ? x[i + l] : mv[l];
+    float m = mv[0];
+    for (int l = 1; l < SM_LANES; l++)
+        m = mv[l] > m ? mv[l] : m;
+    for (int64_t i = body; i < len; i++)
+        m = x[i] > m ? x[i] : m;
+    for (int64_t i = 0; i < body; i += SM_LANES)
+        for (int l = 0; l < SM_LANES; l++) {
+            float e = sp_vexpf(x[i + l] - m);
+            if (!is_log)
+                o[i + l] = e;
+            sv[l] += e;
+        }
+    float sum = 0;
+    for (int l = 0; l < SM_LANES; l++)
+        sum += sv[l];
+    for (int64_t i = body; i < len; i++) {
+        float e = sp_vexpf(x[i] - m);
+        if (!is_log)
+            o[i] = e;
+        sum += e;
+    }
+    if (is_log) {
+        float lse = m + logf(sum);
+        for (int64_t i = 0; i < len; i++)
+            o[i] = x[i] - lse;
+    } else {
+        float inv = 1 / sum;
+        for (int64_t i = 0; i < len; i++)
+            o[i] *= inv;
+    }
+}
+
+/* Hardmax over one block: ties go to the lowest index, like numpy's argmax;
+ * a NaN never compares greater, so it never wins. */
+#define HARD(T)                                                                                               \
+    static void hard_##T(T *o, const T *x, int64_t len, int64_t inner)                                        \
+    {                                                                                                         \
+        for (int64_t j = 0; j < inner; j++) {                                                                 \
+            int64_t best = 0;                                                                                 \
+            for (int64_t i = 1; i < len; i++)                                                                 \
+                if (x[i * inner + j] > x[best * inner + j])                                                   \
+                    best = i;                                                                                 \
+            for (int64_t i = 0; i < len; i++)                                                                 \
+                o[i * inner + j] = i == best ? 1 : 0;                                                         \
+        }                                                                                                     \
+    }
+HARD(float)
+HARD(double)
 
 static enum sp_status sm_run(struct sp_node *n, void *scratch, struct sp_error *err)
 {
@@ -131,11 +196,22 @@ static enum sp_status sm_run(struct sp_node *n, void *scratch, struct sp_error *
     int64_t block = s->len * s->inner;
     if (block == 0)
         return SP_OK;
+    if (s->is_hard) {
+        for (int64_t b = 0; b < s->outer; b++) {
+            if (x->dtype == SP_DTYPE_FLOAT)
+                hard_float((float *)y->data + b * block, (const float *)x->data + b * block, s->len, s->inner);
+            else
+                hard_double((double *)y->data + b * block, (const double *)x->data + b * block, s->len, s->inner);
+        }
+        return SP_OK;
+    }
     for (int64_t b = 0; b < s->outer; b++) {
         if (x->dtype == SP_DTYPE_FLOAT) {
             const float *xi = (const float *)x->data + b * block;
             float *yo = (float *)y->data + b * block;
-            if (s->inner == 1)
+            if (s->inner == 1 && s->len >= SM_LANES)
+                row_float_lanes(yo, xi, s->len, s->is_log);
+            else if (s->inner == 1)
                 row_float(yo, xi, s->len, s->is_log);
             else
                 strided_float(yo, xi, s->len, s->inner, s->is_log, scratch, (float *)scratch + s->inner);
@@ -162,3 +238,11 @@ static enum sp_status init_logsoftmax(struct sp_node *n, struct sp_error *err) {
 
 const struct sp_op sp_op_Softmax = {"Softmax", "", 1, 18, init_softmax, sm_prepare, sm_run, sm_free};
 const struct sp_op sp_op_LogSoftmax = {"LogSoftmax", "", 1, 18, init_logsoftmax, sm_prepare, sm_run, sm_free};
+static enum sp_status init_hardmax(struct sp_node *n, struct sp_error *err)
+{
+    enum sp_status st = sm_init(n, false, err);
+    if (n->state)
+        ((struct softmax_state *)n->state)->is_hard = true;
+    return st;
+}
+const struct sp_op sp_op_Hardmax = {"Hardmax", "", 1, 18, init_hardmax, sm_prepare, sm_run, sm_free};
