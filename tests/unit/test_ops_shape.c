@@ -856,7 +856,7 @@ static void test_resize_cubic_downsample_keeps_constant(void)
     h_end(&h);
 }
 
-static void test_resize_matches_onnx_runtime_rounding(void)
+static void test_resize_coordinate_rounding(void)
 {
     float x[10];
     iota_f(x, 10);
@@ -873,7 +873,8 @@ static void test_resize_matches_onnx_runtime_rounding(void)
     CU_ASSERT_EQUAL_FATAL(h_run(&h), SP_OK);
     CU_ASSERT(floats_are(h_out(&h, 0), (float[]){0, 1, 3, 5, 6, 8}, 6, 0));
     h_end(&h);
-    /* align_corners uses the integer output length: 4 * 0.6 -> 2 samples, the two corners. */
+    /* align_corners with scales uses in * scale = 2.4 unfloored as the resized length
+     * (the spec's intent, onnx/onnx#2462): sample 1 reads x = 3 / 1.4. */
     float y[4] = {1, 2, 3, 4};
     h_begin(&h, "Resize", 13, 1);
     h_attr_string(&h, "mode", "linear");
@@ -882,7 +883,7 @@ static void test_resize_matches_onnx_runtime_rounding(void)
     h_input(&h, SP_DTYPE_FLOAT, -1, NULL, NULL, false);
     h_input(&h, SP_DTYPE_FLOAT, 1, two, scales, true);
     CU_ASSERT_EQUAL_FATAL(h_run(&h), SP_OK);
-    CU_ASSERT(floats_are(h_out(&h, 0), (float[]){1, 4}, 2, 0));
+    CU_ASSERT(floats_are(h_out(&h, 0), (float[]){1, 1 + 3 / 1.4f}, 2, 1e-5f));
     h_end(&h);
     /* Resize-10 nearest: floor when enlarging, ceil when shrinking (ONNX Runtime). */
     float s10[] = {1, 0.6f};
@@ -919,6 +920,6 @@ int main(void)
     CU_add_test(s, "DepthToSpace DCR/CRD and SpaceToDepth", test_depth_to_space_modes);
     CU_add_test(s, "Resize linear/nearest and Upsample", test_resize_linear_and_nearest);
     CU_add_test(s, "Resize cubic keeps a constant image", test_resize_cubic_downsample_keeps_constant);
-    CU_add_test(s, "Resize rounds like ONNX Runtime", test_resize_matches_onnx_runtime_rounding);
+    CU_add_test(s, "Resize coordinates: float32 rounding, align_corners length", test_resize_coordinate_rounding);
     return sp_test_main();
 }

@@ -36,6 +36,7 @@ struct rs_axis {
     int64_t in, out;
     bool identity;
     double roi_start, roi_end; /* tf_crop_and_resize only */
+    double len_resized;        /* in * scale, unfloored, when scales are given; else out */
     uint8_t *outside;          /* out flags: coordinate outside the input (tf_crop_and_resize), owned */
     int64_t *idx; /* out * taps, owned */
     float *w;     /* out * taps, owned (NULL for nearest) */
@@ -178,20 +179,24 @@ static enum sp_status read_scales(struct sp_node *n, int i, float *out, int *cou
  * Input coordinate of output coordinate o, per the spec's formulas. Computed in
  * float32 like ONNX Runtime: with scale 0.6f, 3 / 0.6f is exactly 5 in float
  * but 4.9999998 in double, and nearest_mode=floor would then pick another
- * pixel. `out` is the integer resized length (the spec's length_resized).
+ * pixel. For align_corners and tf_crop_and_resize, length_resized is
+ * input * scale unfloored when scales are given: the spec's authors confirmed
+ * that is intended (onnx/onnx#2462) and the backend tests expect it. ONNX
+ * Runtime uses the floored length there, so the two differ only for those two
+ * modes with a non-integer in * scale.
  */
 static double rs_coord(const struct rs_state *s, const struct rs_axis *a, int64_t o, double scale, int64_t in,
                        int64_t out)
 {
-    float xo = (float)o, sc = (float)scale, lin = (float)(in - 1), lout = (float)(out - 1);
+    float xo = (float)o, sc = (float)scale, lin = (float)(in - 1), lout = (float)(a->len_resized - 1);
     switch (s->ctm) {
     case CTM_TF_CROP_AND_RESIZE: {
         float lo = (float)a->roi_start, hi = (float)a->roi_end;
-        return out > 1 ? lo * lin + xo * (hi - lo) * lin / lout : 0.5f * (lo + hi) * lin;
+        return a->len_resized > 1 ? lo * lin + xo * (hi - lo) * lin / lout : 0.5f * (lo + hi) * lin;
     }
     case CTM_HALF_PIXEL: return (xo + 0.5f) / sc - 0.5f;
     case CTM_PYTORCH_HALF_PIXEL: return out > 1 ? (xo + 0.5f) / sc - 0.5f : 0.0f;
-    case CTM_ALIGN_CORNERS: return out == 1 ? 0.0f : xo * lin / lout;
+    case CTM_ALIGN_CORNERS: return a->len_resized == 1 ? 0.0f : xo * lin / lout;
     case CTM_TF_HALF_PIXEL_FOR_NN: return (xo + 0.5f) / sc;
     case CTM_ASYMMETRIC:
     default: return xo / sc;
@@ -297,7 +302,7 @@ static enum sp_status rs_prepare(struct sp_node *n, struct sp_error *err)
                              s->mode == RS_LINEAR ? "linear" : "cubic", sp_dtype_name(x->dtype));
     if (r == 0)
         return sp_node_error(n, err, SP_ERR_FORMAT, "input must have rank >= 1");
-    double scale[SP_MAX_DIMS];
+    double scale[SP_MAX_DIMS], len[SP_MAX_DIMS];
     int64_t out[SP_MAX_DIMS];
     float sc[SP_MAX_DIMS];
     int nsc = 0;
@@ -317,6 +322,7 @@ static enum sp_status rs_prepare(struct sp_node *n, struct sp_error *err)
                 return sp_node_error(n, err, SP_ERR_FORMAT, "scales[%d] = %g is invalid", i, sc[i]);
             scale[i] = sc[i];
             out[i] = (int64_t)floor((double)x->dims[i] * sc[i]);
+            len[i] = (double)x->dims[i] * sc[i];
         }
     } else {
         int64_t axes[SP_MAX_DIMS];
@@ -339,6 +345,7 @@ static enum sp_status rs_prepare(struct sp_node *n, struct sp_error *err)
         for (int i = 0; i < r; i++) {
             scale[i] = 1;
             out[i] = x->dims[i];
+            len[i] = (double)out[i];
             s->ax[i].roi_start = 0;
             s->ax[i].roi_end = 1;
         }
@@ -379,6 +386,7 @@ static enum sp_status rs_prepare(struct sp_node *n, struct sp_error *err)
                 int64_t a = axes[i];
                 scale[a] = sc[i];
                 out[a] = (int64_t)floor((double)x->dims[a] * (s->ax[a].roi_end - s->ax[a].roi_start) * sc[i]);
+                len[a] = (double)x->dims[a] * sc[i];
             }
         } else {
             int64_t sizes[SP_MAX_DIMS];
@@ -397,6 +405,7 @@ static enum sp_status rs_prepare(struct sp_node *n, struct sp_error *err)
                 double q = (double)sizes[i] / (double)x->dims[a];
                 common = s->policy == KP_NOT_LARGER ? fmin(common, q) : fmax(common, q);
                 out[a] = sizes[i];
+                len[a] = (double)sizes[i];
                 scale[a] = q;
             }
             if (s->policy != KP_STRETCH)
@@ -404,6 +413,7 @@ static enum sp_status rs_prepare(struct sp_node *n, struct sp_error *err)
                     int64_t a = axes[i];
                     scale[a] = common;
                     out[a] = (int64_t)floor(common * (double)x->dims[a] + 0.5);
+                    len[a] = (double)out[a];
                 }
         }
     }
@@ -416,6 +426,7 @@ static enum sp_status rs_prepare(struct sp_node *n, struct sp_error *err)
             return sp_node_error(n, err, SP_ERR_FORMAT, "cannot resize the empty axis %d to %lld", i, (long long)out[i]);
         s->ax[i].in = x->dims[i];
         s->ax[i].out = out[i];
+        s->ax[i].len_resized = len[i];
         if ((st = plan_axis(n, s, &s->ax[i], scale[i], err)))
             return st;
     }
