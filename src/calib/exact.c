@@ -54,6 +54,16 @@ double sp_exact_to_double(sp_exact_t x, int frac_bits)
 
 void sp_exact_accumulate(sp_exact_t *acc, const double *v, size_t n, int frac_bits)
 {
-    for (size_t i = 0; i < n; i++)
-        acc[i] += sp_exact_from_double(v[i], frac_bits);
+    /* Fast path, same result as sp_exact_from_double: scaling by 2^frac is an
+     * exact multiplication, and a rounded value below 2^62 converts straight
+     * to int64. Only larger (or non-finite) values take the split path. */
+    const double scale = ldexp(1.0, frac_bits);
+    const double lim = 4611686018427387904.0; /* 2^62 */
+    for (size_t i = 0; i < n; i++) {
+        double s = v[i] * scale;
+        if (s < lim && s > -lim)
+            acc[i] += (int64_t)nearbyint(s);
+        else
+            acc[i] += sp_exact_from_double(v[i], frac_bits);
+    }
 }

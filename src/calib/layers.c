@@ -327,7 +327,7 @@ enum sp_status calib_hessian_feed(struct calib *c, struct calib_slot *s, const s
     const float *xd = x->data;
     const int64_t K = s->cols, G = s->groups;
     enum sp_status st;
-    if ((st = grow((void **)&c->fs, &c->fs_cap, (size_t)(K * K), sizeof(float), err)) ||
+    if ((st = grow((void **)&c->fs, &c->fs_cap, (size_t)(G * K * K), sizeof(float), err)) ||
         (st = grow((void **)&c->ds_acc, &c->ds_cap, (size_t)(G * K * K), sizeof(double), err)))
         return st;
     memset(c->ds_acc, 0, (size_t)(G * K * K) * sizeof(double));
@@ -359,6 +359,8 @@ enum sp_status calib_hessian_feed(struct calib *c, struct calib_slot *s, const s
         if (!pw && (st = grow((void **)&c->col, &c->col_cap, (size_t)(K * P), sizeof(float), err)))
             return st;
         rows = B * P;
+        /* Float sums over the samples of the group (a handful), one double
+         * addition per group. */
         for (int64_t b = 0; b < B; b++)
             for (int64_t g = 0; g < G; g++) {
                 const float *xg = xd + (b * C + g * cg) * in_plane;
@@ -367,10 +369,11 @@ enum sp_status calib_hessian_feed(struct calib *c, struct calib_slot *s, const s
                     sp_im2col(&win, cg, xg, c->col);
                     cols = c->col;
                 }
-                cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)K, (int)P, 1.0f, cols, (int)P, 0.0f, c->fs,
-                            (int)K);
-                add_upper(c->ds_acc + g * K * K, c->fs, K);
+                cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)K, (int)P, 1.0f, cols, (int)P,
+                            b ? 1.0f : 0.0f, c->fs + g * K * K, (int)K);
             }
+        for (int64_t g = 0; g < G; g++)
+            add_upper(c->ds_acc + g * K * K, c->fs + g * K * K, K);
     }
     /* The group's partial sums become fixed point here, before any other
      * addition: see include/sparsify/exact.h. */
