@@ -469,12 +469,23 @@ static enum sp_status norm_io_init(struct sp_node *n, const char *const *known, 
     return SP_OK;
 }
 
+/* The engine calls free only after a successful init: release the state here
+ * when init fails after allocating it. */
+#define GUARDED(f)                                                                                            \
+    static enum sp_status f(struct sp_node *n, struct sp_error *err)                                          \
+    {                                                                                                         \
+        enum sp_status st = f##_inner(n, err);                                                                \
+        if (st)                                                                                               \
+            norm_free(n);                                                                                     \
+        return st;                                                                                            \
+    }
+
 struct lp_state {
     int64_t axis_attr, p;
     int64_t outer, len, inner;
 };
 
-static enum sp_status lp_init(struct sp_node *n, struct sp_error *err)
+static enum sp_status lp_init_inner(struct sp_node *n, struct sp_error *err)
 {
     static const char *const known[] = {"axis", "p", NULL};
     enum sp_status st = norm_io_init(n, known, sizeof(struct lp_state), err);
@@ -542,6 +553,7 @@ static enum sp_status lp_run(struct sp_node *n, void *scratch, struct sp_error *
     return SP_OK;
 }
 
+GUARDED(lp_init)
 const struct sp_op sp_op_LpNormalization = {"LpNormalization", "", 1, 18, lp_init, lp_prepare, lp_run, norm_free};
 
 /* MVN: y = (x - mean) / (sqrt(var) + 1e-9) over `axes` (default 0, 2, 3),
@@ -553,7 +565,7 @@ struct mvn_state {
     int64_t groups;
 };
 
-static enum sp_status mvn_init(struct sp_node *n, struct sp_error *err)
+static enum sp_status mvn_init_inner(struct sp_node *n, struct sp_error *err)
 {
     static const char *const known[] = {"axes", NULL};
     enum sp_status st = norm_io_init(n, known, sizeof(struct mvn_state), err);
@@ -644,6 +656,7 @@ static enum sp_status mvn_run(struct sp_node *n, void *scratch, struct sp_error 
     return SP_OK;
 }
 
+GUARDED(mvn_init)
 const struct sp_op sp_op_MeanVarianceNormalization = {"MeanVarianceNormalization", "", 9, 18, mvn_init,
                                                       mvn_prepare, mvn_run, norm_free};
 
@@ -655,7 +668,7 @@ struct lrn_state {
     int64_t n, c, plane;
 };
 
-static enum sp_status lrn_init(struct sp_node *n, struct sp_error *err)
+static enum sp_status lrn_init_inner(struct sp_node *n, struct sp_error *err)
 {
     static const char *const known[] = {"size", "alpha", "beta", "bias", NULL};
     enum sp_status st = norm_io_init(n, known, sizeof(struct lrn_state), err);
@@ -716,4 +729,5 @@ static enum sp_status lrn_run(struct sp_node *n, void *scratch, struct sp_error 
     return SP_OK;
 }
 
+GUARDED(lrn_init)
 const struct sp_op sp_op_LRN = {"LRN", "", 1, 18, lrn_init, lrn_prepare, lrn_run, norm_free};
