@@ -168,3 +168,67 @@ static enum sp_status init_dq(struct sp_node *n, struct sp_error *err) { return 
 
 const struct sp_op sp_op_QuantizeLinear = {"QuantizeLinear", "", 10, 18, init_q, q_prepare, q_run, q_free};
 const struct sp_op sp_op_DequantizeLinear = {"DequantizeLinear", "", 10, 18, init_dq, q_prepare, q_run, q_free};
+
+/*
+ * DynamicQuantizeLinear (opset 11): uint8 quantization whose range comes from
+ * the data itself, widened to include 0 so that 0 is exact:
+ *   scale = (max(0, max x) - min(0, min x)) / 255
+ *   zero_point = saturate(round_half_even(-min(0, min x) / scale))
+ *   y = saturate(round_half_even(x / scale) + zero_point)
+ * all in float32 like ONNX's function body. An all-zero (or empty) input has
+ * scale 0: it quantizes to zero point 0 and all-zero y instead of dividing by 0.
+ */
+static enum sp_status dql_init(struct sp_node *n, struct sp_error *err)
+{
+    static const char *const none[] = {NULL};
+    enum sp_status st = sp_attr_check_known(n, none, err);
+    if (st)
+        return st;
+    if (n->n_inputs != 1 || !n->inputs[0])
+        return sp_node_error(n, err, SP_ERR_FORMAT, "expects 1 input, got %d", n->n_inputs);
+    if (n->n_outputs != 3 || !n->outputs[0] || !n->outputs[1] || !n->outputs[2])
+        return sp_node_error(n, err, SP_ERR_FORMAT, "expects 3 outputs (y, y_scale, y_zero_point)");
+    return SP_OK;
+}
+
+static enum sp_status dql_prepare(struct sp_node *n, struct sp_error *err)
+{
+    const struct sp_tensor *x = sp_node_in(n, 0);
+    if (x->dtype != SP_DTYPE_FLOAT)
+        return sp_node_error(n, err, SP_ERR_UNSUPPORTED, "x has dtype %s; float32 is supported",
+                             sp_dtype_name(x->dtype));
+    sp_node_set_out(n, 0, SP_DTYPE_UINT8, x->ndim, x->dims);
+    sp_node_set_out(n, 1, SP_DTYPE_FLOAT, 0, NULL);
+    sp_node_set_out(n, 2, SP_DTYPE_UINT8, 0, NULL);
+    n->scratch_bytes = 0;
+    return SP_OK;
+}
+
+static uint8_t sat_u8(float v)
+{
+    return v != v ? 0 : v <= 0 ? 0 : v >= 255 ? 255 : (uint8_t)v;
+}
+
+static enum sp_status dql_run(struct sp_node *n, void *scratch, struct sp_error *err)
+{
+    (void)scratch, (void)err;
+    const struct sp_tensor *x = sp_node_in(n, 0);
+    const float *xs = x->data;
+    uint8_t *y = sp_node_out(n, 0)->data;
+    int64_t numel = sp_tensor_numel(x);
+    float lo = 0, hi = 0;
+    for (int64_t i = 0; i < numel; i++) {
+        lo = xs[i] < lo ? xs[i] : lo;
+        hi = xs[i] > hi ? xs[i] : hi;
+    }
+    float scale = (hi - lo) / 255.0f;
+    uint8_t zp = scale > 0 ? sat_u8(nearbyintf(0.0f - lo / scale)) : 0;
+    *(float *)sp_node_out(n, 1)->data = scale;
+    *(uint8_t *)sp_node_out(n, 2)->data = zp;
+    for (int64_t i = 0; i < numel; i++)
+        y[i] = scale > 0 ? sat_u8(nearbyintf(xs[i] / scale) + (float)zp) : 0;
+    return SP_OK;
+}
+
+const struct sp_op sp_op_DynamicQuantizeLinear = {"DynamicQuantizeLinear", "", 11, 18, dql_init, dql_prepare,
+                                                  dql_run, NULL};
