@@ -3,6 +3,8 @@
  * committed model and one of its samples, so no Python runs during tests.
  *
  *   make_hostile OUTDIR MODEL.onnx SAMPLE.npz
+ *   make_hostile --scan-finite MODEL.onnx    exit 1 if any float initializer
+ *                                            or Constant holds NaN or Inf
  *
  * Every file is a small, deliberate corruption of a valid input: a graph edit
  * made on the protobuf-c tree and packed again (so the rest of the file stays
@@ -217,8 +219,37 @@ static void emit_deep(const char *name, int levels)
     free(tmp);
 }
 
+/* Counts non-finite float32 values in every initializer of the main graph. */
+static int scan_finite(const char *path)
+{
+    struct sp_error err = {0};
+    struct sp_model *m = NULL;
+    if (sp_model_load(path, &m, &err))
+        die(path, &err);
+    const Onnx__GraphProto *g = m->proto->graph;
+    long bad = 0, values = 0;
+    for (size_t i = 0; i < g->n_initializer; i++) {
+        struct sp_tensor t;
+        if (sp_tensor_from_proto(g->initializer[i], &t, g->initializer[i]->name, &err))
+            die(path, &err);
+        if (t.dtype == SP_DTYPE_FLOAT) {
+            const float *x = t.data;
+            for (int64_t k = 0, n = sp_tensor_numel(&t); k < n; k++, values++)
+                if (!isfinite(x[k]) && bad++ < 5)
+                    fprintf(stderr, "make_hostile: %s: initializer '%s'[%lld] = %g\n", path, g->initializer[i]->name,
+                            (long long)k, x[k]);
+        }
+        sp_tensor_free(&t);
+    }
+    printf("%s: %ld float values, %ld not finite\n", path, values, bad);
+    sp_model_free(m);
+    return bad ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && !strcmp(argv[1], "--scan-finite"))
+        return scan_finite(argv[2]);
     if (argc != 4) {
         fprintf(stderr, "usage: make_hostile OUTDIR MODEL.onnx SAMPLE.npz\n");
         return 2;
