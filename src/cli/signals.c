@@ -13,11 +13,6 @@
 #include "cli/signals.h"
 #include "sparsify/calib.h"
 
-/* Weak until every build of libsparsify carries calibration: a library without
- * it leaves these NULL and a signal then only gets recorded. */
-#pragma weak sp_calib_request_stop
-#pragma weak sp_calib_clear_stop
-
 static const int stop_signals[] = {SIGTERM, SIGUSR1, SIGINT};
 #define N_SIGNALS (sizeof stop_signals / sizeof stop_signals[0])
 
@@ -35,8 +30,7 @@ static void on_stop_signal(int sig)
         signal(SIGINT, SIG_DFL);
         raise(SIGINT);
     }
-    if (sp_calib_request_stop)
-        sp_calib_request_stop();
+    sp_calib_request_stop();
     errno = saved_errno;
 }
 
@@ -44,8 +38,7 @@ int sp_cli_signals_install(void)
 {
     if (installed)
         return 0;
-    if (sp_calib_clear_stop)
-        sp_calib_clear_stop();
+    sp_calib_clear_stop();
     last_signal = 0;
     sigint_count = 0;
     struct sigaction sa;
