@@ -43,6 +43,7 @@ struct sp_oneshot_config {
     double holdout;               /* fraction of samples kept for fidelity, in [0, 0.5] */
     enum sp_prune_method prune_method;
     int calibration_method;       /* enum sp_calib_method, or -1: the quantizer's default */
+    int weight_bits;              /* 7 or 8; 0 = the compressor's default (7) */
     int n_exclude;                /* layer names / op types kept dense */
     const char *const *exclude;
     sp_calib_progress_fn progress;/* calibration progress on rank 0, or NULL */

@@ -38,6 +38,11 @@ enum sp_status sp_report_set_bool(struct sp_report *r, const char *path, bool va
 enum sp_status sp_report_append_string(struct sp_report *r, const char *path, const char *value,
                                        struct sp_error *err);
 
+/* The report's root JSON object (jansson's json_t), borrowed, for stages that
+ * add whole sub-objects (compression layers, fidelity). Local. */
+struct json_t;
+struct json_t *sp_report_root(struct sp_report *r);
+
 /* Pretty-printed, keys in insertion order, newline-terminated; malloc'ed (caller
  * frees). NULL when out of memory. Local. */
 char *sp_report_dump(const struct sp_report *r);

@@ -21,6 +21,11 @@ struct sp_report {
     json_t *root;
 };
 
+struct json_t *sp_report_root(struct sp_report *r)
+{
+    return r ? r->root : NULL;
+}
+
 struct sp_report *sp_report_create(void)
 {
     struct sp_report *r = calloc(1, sizeof *r);

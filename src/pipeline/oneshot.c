@@ -18,7 +18,10 @@
 
 #include "onnx/model_internal.h"
 #include "pipeline/outdir.h"
+#include <jansson.h>
+
 #include "sparsify/calib.h"
+#include "sparsify/compress.h"
 #include "sparsify/data.h"
 #include "sparsify/level.h"
 #include "sparsify/oneshot.h"
@@ -215,19 +218,6 @@ static enum sp_status unpack_dataset(const char *buf, size_t len, struct sp_data
     return SP_OK;
 }
 
-static void plan_message(const struct sp_level_plan *plan, const char *level_text, char *buf, size_t n)
-{
-    if (plan->prune)
-        snprintf(buf, n,
-                 "optim level %s needs pruning to %.0f%% sparsity and INT8 quantization, which are not implemented "
-                 "yet (level 0 returns the model unchanged)",
-                 level_text, plan->sparsity * 100.0);
-    else
-        snprintf(buf, n,
-                 "optim level %s needs INT8 quantization, which is not implemented yet (level 0 returns the "
-                 "model unchanged)",
-                 level_text);
-}
 
 /* ---- the pipeline -------------------------------------------------------- */
 
@@ -251,6 +241,13 @@ struct run_state {
     bool calib_begun, ckpt_existed;
     char *ckpt_path, *resume_path;
     struct sp_calib_stats *stats;
+    /* Compression (rank 0): the dense model kept for the fidelity check, the
+     * per-layer report, BatchNorm folds. */
+    struct sp_model *dense;
+    struct sp_compress_report creport;
+    bool have_creport;
+    int bn_folded;
+    double t_calib, t_compress;
 };
 
 static enum sp_status check_config(struct run_state *s, struct sp_error *err)
@@ -569,6 +566,82 @@ out:
     return st;
 }
 
+/* Before calibration: fold BatchNormalization into the convolutions, so that
+ * statistics and Hessians describe the layers that will be pruned. Every rank
+ * holds the same model and folds it the same way. */
+static enum sp_status stage_transform(struct run_state *s, struct sp_error *err)
+{
+    enum sp_status st = sp_transform_fold_batchnorm(s->model, &s->bn_folded, err);
+    if (!st && s->rank == 0 && s->bn_folded)
+        sp_log(s->log, SP_LOG_INFO, "folded %d BatchNormalization node%s into convolutions", s->bn_folded,
+               s->bn_folded == 1 ? "" : "s");
+    return sp_comm_agree(s->comm, st, err);
+}
+
+/* Rank 0: prune and quantize with the merged statistics. */
+static enum sp_status stage_compress(struct run_state *s, struct sp_error *err)
+{
+    const struct sp_oneshot_config *c = s->cfg;
+    enum sp_status st = SP_OK;
+    if (s->rank == 0) {
+        st = sp_model_clone(s->model, &s->dense, err);
+        struct sp_compress_options o;
+        sp_compress_options_init(&o);
+        o.family = s->use_case.family;
+        o.prune_method = c->prune_method;
+        o.calibration_method = c->calibration_method;
+        o.n_exclude = c->n_exclude;
+        o.exclude = c->exclude;
+        if (c->weight_bits)
+            o.weight_bits = c->weight_bits;
+        if (!st) {
+            s->have_creport = true;
+            st = sp_compress(s->model, s->stats, &s->plan, &o, &s->creport, s->log, err);
+        }
+    }
+    s->t_compress = sp_comm_wtime();
+    return sp_comm_agree(s->comm, st, err);
+}
+
+/* Rank 0: model.onnx and report.json of a compressed run, staged in the output
+ * folder calibration opened, then committed together. */
+static enum sp_status write_compressed(struct run_state *s, struct sp_error *err)
+{
+    enum sp_status st = SP_OK;
+    struct sp_report *r = NULL;
+    struct string_set ext = {0};
+    void *buf = NULL;
+    size_t len = 0;
+    R(sp_model_serialize(s->model, &buf, &len, err));
+    R(sp_outdir_write(&s->calib_od, "model.onnx", buf, len, err));
+    if (!(r = sp_report_create()))
+        R(sp_error_set(err, SP_ERR_NOMEM, "out of memory creating the report"));
+    R(fill_report(s, r, &ext, err));
+    json_t *root = sp_report_root(r);
+    json_t *comp = json_object();
+    if (!comp || json_object_set_new(root, "compression", comp))
+        R(sp_error_set(err, SP_ERR_NOMEM, "out of memory creating the report"));
+    R(sp_compress_report_to_json(&s->creport, comp, err));
+    R(sp_report_set_int(r, "model.batchnorm_folded", s->bn_folded, err));
+    struct stat sb;
+    if (stat(s->cfg->model_path, &sb) == 0)
+        R(sp_report_set_int(r, "model.size_bytes_before", (int64_t)sb.st_size, err));
+    R(sp_report_set_int(r, "model.size_bytes_after", (int64_t)len, err));
+    R(sp_report_set_int(r, "calibration.samples", s->stats ? s->stats->samples : 0, err));
+    R(sp_report_set_double(r, "timings_s.calibrate", s->t_calib - s->t_validate, err));
+    R(sp_report_set_double(r, "timings_s.compress", s->t_compress - s->t_calib, err));
+    const char *tmp;
+    R(sp_outdir_stage_path(&s->calib_od, "report.json", &tmp, err));
+    R(sp_report_write(r, tmp, err));
+    R(sp_outdir_commit(&s->calib_od, err));
+    sp_log(s->log, SP_LOG_INFO, "compressed model: %s/model.onnx (%zu bytes), report: %s/report.json",
+           s->cfg->output_dir, len, s->cfg->output_dir);
+out:
+    free(buf);
+    sp_report_free(r);
+    return st;
+}
+
 enum sp_status sp_oneshot_run_ex(const struct sp_oneshot_config *cfg, struct sp_comm *comm,
                                  const struct sp_logger *log, struct sp_oneshot_result *result,
                                  struct sp_error *err)
@@ -613,17 +686,22 @@ enum sp_status sp_oneshot_run_ex(const struct sp_oneshot_config *cfg, struct sp_
 
     res->stage = SP_STAGE_COMPRESS;
     if (s.plan.quantize || s.plan.prune) {
+        if ((st = stage_transform(&s, err)))
+            goto out;
         if ((st = stage_calibrate(&s, err)))
             goto out;
-        /* ==== COMPRESSION CALL SITE ====
-         * Rank 0 holds the merged statistics in s.stats (NULL elsewhere): layer
-         * Hessians (s.stats->layers[i].h) and activation histograms. The
-         * compression engineer's sp_compress(...) goes here, e.g.
-         *   st = sp_compress(s.model, s.stats, &s.plan, cfg, s.comm, log, err);
-         * followed by sp_comm_agree. Until then: */
-        char msg[512];
-        plan_message(&s.plan, s.level_text, msg, sizeof msg);
-        st = sp_error_set(err, SP_ERR_NOT_IMPLEMENTED, "%s", msg);
+        s.t_calib = sp_comm_wtime();
+        if ((st = stage_compress(&s, err)))
+            goto out;
+        /* ==== FIDELITY CALL SITE ====
+         * Rank 0 holds the dense model (s.dense) and the compressed one
+         * (s.model); the held-out samples are not in the statistics. */
+        res->stage = SP_STAGE_OUTPUT;
+        if (s.rank == 0)
+            st = write_compressed(&s, err);
+        if ((st = sp_comm_agree(comm, st, err)))
+            goto out;
+        res->stage = SP_STAGE_DONE;
         goto out;
     }
 
@@ -635,6 +713,9 @@ enum sp_status sp_oneshot_run_ex(const struct sp_oneshot_config *cfg, struct sp_
     res->stage = SP_STAGE_DONE;
 out:
     calib_cleanup(&s, st);
+    if (s.have_creport)
+        sp_compress_report_free(&s.creport);
+    sp_model_free(s.dense);
     if (s.have_ds)
         sp_dataset_free(&s.ds);
     sp_model_free(s.model);
