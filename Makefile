@@ -1,7 +1,11 @@
 # Two commands set up a fresh Debian 12 machine (as root) and use it:
 #   make demo   install what is missing, build, run the demo one-shot job on 2 ranks
 #   make test   install what is missing, build, run the whole suite through CTest
-# Other targets: deps, build, install, bench, clean.
+#   make test-sanitize   the whole suite under AddressSanitizer + UBSan (build-asan)
+#   make test-valgrind   the serial unit tests under valgrind memcheck
+#   make fuzz            the libFuzzer harnesses, FUZZ_SECONDS each (clang, build-fuzz)
+# Other targets: deps, build, install, bench, clean. docs/hardening.md explains
+# the hardening targets and what CI runs.
 
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
@@ -11,14 +15,18 @@ CMAKE_FLAGS ?=
 DEB_PACKAGES = build-essential cmake pkg-config libopenmpi-dev openmpi-bin \
   libprotobuf-c-dev protobuf-c-compiler libhdf5-openmpi-dev hdf5-tools zlib1g-dev \
   libzip-dev libopenblas-dev libcunit1-dev libonnx-dev libonnx-testdata libjansson-dev \
-  nodejs npm python3-numpy python3-onnx \
+  nodejs npm python3-numpy python3-onnx clang-14 libclang-rt-14-dev valgrind \
   slurmctld slurmd slurm-client munge
 
 export OMPI_ALLOW_RUN_AS_ROOT = 1
 export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM = 1
 export OMPI_MCA_rmaps_base_oversubscribe = 1
 
-.PHONY: all deps build test demo install bench clean
+ASAN_BUILD_DIR ?= build-asan
+FUZZ_BUILD_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 20
+
+.PHONY: all deps build test demo install bench clean test-sanitize test-valgrind fuzz
 
 all: build
 
@@ -37,6 +45,26 @@ build:
 
 test: deps build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j 2 --timeout 900
+
+# Leak checking stays on, except inside Open MPI (tests/sanitize/lsan.supp);
+# scripts that run mpirun turn it off for their ranks themselves.
+test-sanitize: deps
+	cmake -S . -B $(ASAN_BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPARSIFY_SANITIZE=ON $(CMAKE_FLAGS)
+	cmake --build $(ASAN_BUILD_DIR) -j $(JOBS)
+	cd $(ASAN_BUILD_DIR) && \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:allocator_may_return_null=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitize/lsan.supp \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j 2 --timeout 1200 -LE 'slurm|fuzz'
+
+test-valgrind: deps build
+	tests/sanitize/valgrind.sh $(BUILD_DIR)
+
+fuzz: deps
+	CC=clang-14 CXX=clang++-14 cmake -S . -B $(FUZZ_BUILD_DIR) -DCMAKE_BUILD_TYPE=Release -DSPARSIFY_FUZZ=ON \
+	  -DSPARSIFY_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CMAKE_FLAGS)
+	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) --target fuzz_onnx fuzz_npz fuzz_ckpt seed_ckpt
+	cd $(FUZZ_BUILD_DIR) && ctest --output-on-failure -L fuzz
 
 demo: deps build
 	OPENBLAS_NUM_THREADS=1 mpirun -np 2 $(BUILD_DIR)/sparsify one-shot \
