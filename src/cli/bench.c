@@ -167,6 +167,76 @@ out:
     return st;
 }
 
+/* --profile: time between consecutive observer calls is charged to the node
+ * that just ran (the observer runs right after each node). */
+#define PROFILE_MAX_TYPES 64
+
+struct profile_type {
+    const char *op_type; /* borrowed from the model */
+    double ms;
+    long calls;
+};
+
+struct profile {
+    double last;
+    int n_types;
+    struct profile_type types[PROFILE_MAX_TYPES];
+};
+
+static enum sp_status profile_observe(void *user, const struct sp_node_view *node, struct sp_error *err)
+{
+    (void)err;
+    struct profile *p = user;
+    double t = now_ms();
+    int k = 0;
+    while (k < p->n_types && strcmp(p->types[k].op_type, node->op_type) != 0)
+        k++;
+    if (k == p->n_types && k < PROFILE_MAX_TYPES)
+        p->types[p->n_types++].op_type = node->op_type;
+    if (k < PROFILE_MAX_TYPES) {
+        p->types[k].ms += t - p->last;
+        p->types[k].calls++;
+    }
+    p->last = now_ms();
+    return SP_OK;
+}
+
+static int cmp_profile_ms(const void *a, const void *b)
+{
+    double x = ((const struct profile_type *)a)->ms, y = ((const struct profile_type *)b)->ms;
+    return (x < y) - (x > y);
+}
+
+/* Runs the iterations again under the profiling observer and prints the op
+ * types by time per run (to stderr with --json, so stdout stays one object). */
+static enum sp_status profile_run(const struct sp_cli_options *opt, struct sp_engine *eng,
+                                  const struct sp_tensor *inputs, struct sp_error *err)
+{
+    struct profile *p = calloc(1, sizeof *p);
+    if (!p)
+        return sp_error_set(err, SP_ERR_NOMEM, "out of memory");
+    sp_engine_set_observer(eng, profile_observe, p);
+    enum sp_status st = SP_OK;
+    double total = 0;
+    for (int i = 0; i < opt->iters && !st; i++) {
+        double t0 = now_ms();
+        p->last = t0;
+        st = sp_engine_run(eng, inputs, NULL, err);
+        total += now_ms() - t0;
+    }
+    sp_engine_set_observer(eng, NULL, NULL);
+    if (!st) {
+        FILE *out = opt->json ? stderr : stdout;
+        qsort(p->types, (size_t)p->n_types, sizeof p->types[0], cmp_profile_ms);
+        fprintf(out, "  profile (ms per run, share of %.3f ms):\n", total / opt->iters);
+        for (int k = 0; k < p->n_types; k++)
+            fprintf(out, "    %-22s %10.3f ms %6.1f%%  %5ld nodes\n", p->types[k].op_type, p->types[k].ms / opt->iters,
+                    total > 0 ? 100.0 * p->types[k].ms / total : 0.0, p->types[k].calls / opt->iters);
+    }
+    free(p);
+    return st;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -305,6 +375,8 @@ static enum sp_status bench_local(const struct sp_cli_options *opt, const char *
         threads = env && atoi(env) > 0 ? atoi(env) : 0;
     }
     print_result(opt, path, model, inputs, threads, &r);
+    if (opt->profile)
+        st = profile_run(opt, eng, inputs, err);
 out:
     for (int k = 0; inputs && k < n_in; k++)
         sp_tensor_free(&inputs[k]);

@@ -41,6 +41,7 @@ struct sp_cli_options {
     int warmup;                  /* bench --warmup (default 3) */
     long long max_int;           /* bench --max-int: integer inputs not feeding a Gather draw from
                                     [0, max_int) (default 2) */
+    bool profile;                /* bench --profile: time per op type */
     int n_dims;                  /* bench --dim NAME=V, in command-line order */
     struct sp_cli_dim {
         char name[64];

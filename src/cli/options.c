@@ -19,7 +19,7 @@
 enum flag_id {
     F_USE_CASE, F_MODEL, F_DATA, F_LEVEL, F_OUTPUT, F_ZOO, F_QUIET, F_LOG_LEVEL, F_BATCH_SIZE,
     F_CHECKPOINT_EVERY, F_RESUME, F_HOLDOUT, F_PRUNE_METHOD, F_CALIB_METHOD, F_EXCLUDE, F_THREADS, F_BATCH,
-    F_JSON, F_ITERS, F_WARMUP, F_DIM, F_MAX_INT, F_LABELS, F_COMPARE, F_HELP, F_COUNT
+    F_JSON, F_ITERS, F_WARMUP, F_DIM, F_MAX_INT, F_PROFILE, F_LABELS, F_COMPARE, F_HELP, F_COUNT
 };
 
 struct flag {
@@ -72,6 +72,8 @@ static const struct flag flags[F_COUNT] = {
     [F_DIM] = {"dim", 0, "NAME=V", CMD(SP_CMD_BENCH),
                "value of a symbolic input dimension (repeatable, e.g. --dim seq=128). A symbolic first "
                "dimension is the batch; other symbolic dimensions default to 128."},
+    [F_PROFILE] = {"profile", 0, NULL, CMD(SP_CMD_BENCH),
+                   "also time each op type (one more pass over the iterations, through the engine's observer)."},
     [F_MAX_INT] = {"max-int", 0, "N", CMD(SP_CMD_BENCH),
                    "random integer inputs are drawn from [0, N) (default 2: masks and token types), except "
                    "indices fed to a Gather, which stay below the table's size."},
@@ -326,6 +328,7 @@ static enum sp_status apply(struct sp_cli_options *opt, int f, const char *v, st
     case F_ITERS: return parse_int("iters", v, 1, 1 << 24, &opt->iters, err);
     case F_WARMUP: return parse_int("warmup", v, 0, 1 << 24, &opt->warmup, err);
     case F_DIM: return add_dim(opt, v, err);
+    case F_PROFILE: opt->profile = true; return SP_OK;
     case F_MAX_INT: {
         int m;
         if ((st = parse_int("max-int", v, 1, 1 << 30, &m, err)))
