@@ -42,11 +42,12 @@ SGEMM=$("$TMP/sgemm" 1024)
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); OpenBLAS sgemm 1024^3, 1 thread: $SGEMM GFLOP/s"
 
-declare -A RATE
+declare -A RATE PEAK
 run() { # model data np batch
     local out
     out=$(mpirun --oversubscribe -np "$3" "$RUN" "$ROOT/bench/out/$1.onnx" "$2" --prune --batch "$4" 2>/dev/null)
     local tl samples
+    PEAK[$1_$3]=$(echo "$out" | awk '/^peak_rss_mb/{print $2}')
     tl=$(echo "$out" | grep '^time')
     samples=$(echo "$out" | awk '/^samples/{print $2}')
     echo "$out" | grep -q '^digest' || { echo "run failed: $1 np=$3"; return 1; }
@@ -65,15 +66,15 @@ run bert_base "$TMP/bert_base" 1 4
 run bert_base "$TMP/bert_base" 2 4
 echo
 for m in resnet50 bert_base; do
-    awk -v a="${RATE[${m}_1]}" -v b="${RATE[${m}_2]}" -v m="$m" 'BEGIN{printf "%s: speed-up np=2 vs 1: %.2fx, parallel efficiency %.0f%%\n", m, b/a, 50*b/a}'
+    awk -v a="${RATE[${m}_1]}" -v b="${RATE[${m}_2]}" -v m="$m" -v r1="${PEAK[${m}_1]}" -v r2="${PEAK[${m}_2]}" \
+        'BEGIN{printf "%s: speed-up np=2 vs 1: %.2fx, parallel efficiency %.0f%%; peak RSS per rank %s MB (np=1), %s MB (np=2)\n", m, b/a, 50*b/a, r1, r2}'
 done
 echo
 echo "| demo CNN samples | ranks | peak RSS per rank (MB) |"
 echo "|---|---|---|"
 for d in cnn64 cnn1024; do
-    /usr/bin/time -v mpirun --oversubscribe -np 2 "$RUN" "$ROOT/demo/fashion-cnn/model.onnx" "$TMP/$d" --prune --batch 8 \
-        >/dev/null 2>"$TMP/time.$d" || true
-    # mpirun's children are the ranks: time -v reports the largest child's RSS.
-    rss=$(awk -F: '/Maximum resident set size/{print int($2/1024)}' "$TMP/time.$d")
+    # calib_run reports the largest getrusage(RUSAGE_SELF) peak over the ranks.
+    rss=$(mpirun --oversubscribe -np 2 "$RUN" "$ROOT/demo/fashion-cnn/model.onnx" "$TMP/$d" --prune --batch 8 \
+        2>/dev/null | awk '/^peak_rss_mb/{print $2}')
     echo "| ${d#cnn} | 2 | $rss |"
 done

@@ -29,6 +29,8 @@
 /* Rows per ssyrk call for row-shaped inputs: float sums over at most this
  * many rows, double across chunks. */
 #define ROW_CHUNK 512
+/* Largest im2col block of a convolution's Hessian rows (64 MB of floats). */
+#define COL_FLOATS ((int64_t)16 << 20)
 
 static enum sp_status nomem(struct sp_error *err)
 {
@@ -327,7 +329,7 @@ enum sp_status calib_hessian_feed(struct calib *c, struct calib_slot *s, const s
     const float *xd = x->data;
     const int64_t K = s->cols, G = s->groups;
     enum sp_status st;
-    if ((st = grow((void **)&c->fs, &c->fs_cap, (size_t)(G * K * K), sizeof(float), err)) ||
+    if ((st = grow((void **)&c->fs, &c->fs_cap, (size_t)(K * K), sizeof(float), err)) ||
         (st = grow((void **)&c->ds_acc, &c->ds_cap, (size_t)(G * K * K), sizeof(double), err)))
         return st;
     memset(c->ds_acc, 0, (size_t)(G * K * K) * sizeof(double));
@@ -356,24 +358,34 @@ enum sp_status calib_hessian_feed(struct calib *c, struct calib_slot *s, const s
         const bool pw = sp_win_is_pointwise(&win);
         if (cg * sp_win_kernel_size(&win) != K)
             return sp_error_set(err, SP_ERR_INTERNAL, "calibration: layer input '%s' changed channel count", s->input);
-        if (!pw && (st = grow((void **)&c->col, &c->col_cap, (size_t)(K * P), sizeof(float), err)))
-            return st;
         rows = B * P;
-        /* Float sums over the samples of the group (a handful), one double
-         * addition per group. */
-        for (int64_t b = 0; b < B; b++)
-            for (int64_t g = 0; g < G; g++) {
-                const float *xg = xd + (b * C + g * cg) * in_plane;
-                const float *cols = xg;
-                if (!pw) {
-                    sp_im2col(&win, cg, xg, c->col);
-                    cols = c->col;
+        /* Several samples' im2col matrices side by side (K x nb*P), so that
+         * ssyrk's inner dimension is long even where P is small (late layers);
+         * at most COL_FLOATS floats, at least one sample. */
+        int64_t nb = COL_FLOATS / (K * P);
+        nb = nb < 1 ? 1 : nb > B ? B : nb;
+        const int64_t ld = nb * P;
+        if ((st = grow((void **)&c->col, &c->col_cap, (size_t)(K * (ld + (pw ? 0 : P))), sizeof(float), err)))
+            return st;
+        float *tmp = c->col + K * ld; /* one sample's im2col before it is spread */
+        for (int64_t g = 0; g < G; g++) {
+            for (int64_t b0 = 0; b0 < B; b0 += nb) {
+                int64_t n = B - b0 < nb ? B - b0 : nb;
+                for (int64_t b = 0; b < n; b++) {
+                    const float *xg = xd + ((b0 + b) * C + g * cg) * in_plane;
+                    const float *src = xg;
+                    if (!pw) {
+                        sp_im2col(&win, cg, xg, tmp);
+                        src = tmp;
+                    }
+                    for (int64_t r = 0; r < K; r++)
+                        memcpy(c->col + r * ld + b * P, src + r * P, (size_t)P * sizeof(float));
                 }
-                cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)K, (int)P, 1.0f, cols, (int)P,
-                            b ? 1.0f : 0.0f, c->fs + g * K * K, (int)K);
+                cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)K, (int)(n * P), 1.0f, c->col, (int)ld,
+                            0.0f, c->fs, (int)K);
+                add_upper(c->ds_acc + g * K * K, c->fs, K);
             }
-        for (int64_t g = 0; g < G; g++)
-            add_upper(c->ds_acc + g * K * K, c->fs + g * K * K, K);
+        }
     }
     /* The group's partial sums become fixed point here, before any other
      * addition: see include/sparsify/exact.h. */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "sparsify/calib.h"
 
@@ -72,7 +73,14 @@ int main(int argc, char **argv)
     st = sp_comm_agree(comm, st, &err);
     if (!st)
         st = sp_calibrate(m, &ds, &o, comm, &lg, &s, &err);
+    /* Peak RSS of the largest rank, for the benchmark's memory column. */
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    int64_t rss_kb = ru.ru_maxrss;
+    struct sp_error e2 = {0};
+    sp_comm_allreduce_i64(comm, &rss_kb, 1, SP_REDUCE_MAX, &e2);
     if (sp_comm_rank(comm) == 0) {
+        printf("peak_rss_mb %lld\n", (long long)(rss_kb / 1024));
         if (st) {
             fprintf(stderr, "calib_run: error: %s\n", err.msg);
         } else {
