@@ -10,3 +10,9 @@ set_tests_properties(slurm_batch PROPERTIES
   # One Slurm at a time, and nothing else competing for its 2 CPUs.
   RESOURCE_LOCK slurm
   RUN_SERIAL TRUE)
+
+# unit_signals (tests/unit/test_signals.c) tests src/cli/signals.c, which lives
+# in the CLI, not the library: link the CLI core that tests/cli.cmake builds.
+if(TARGET test_signals AND TARGET sparsify_cli_core)
+  target_link_libraries(test_signals PRIVATE sparsify_cli_core)
+endif()

@@ -19,16 +19,18 @@ static const int stop_signals[] = {SIGTERM, SIGUSR1, SIGINT};
 static struct sigaction saved[N_SIGNALS];
 static bool installed;
 static volatile sig_atomic_t last_signal;
-static volatile sig_atomic_t sigint_count;
+static volatile sig_atomic_t sigint_count, sigterm_count;
 
 static void on_stop_signal(int sig)
 {
     int saved_errno = errno;
     last_signal = sig;
-    if (sig == SIGINT && ++sigint_count > 1) {
-        /* Second Ctrl-C: the user wants out now, checkpoint or not. */
-        signal(SIGINT, SIG_DFL);
-        raise(SIGINT);
+    /* A second Ctrl-C or TERM: the sender wants the process gone, checkpoint
+     * or not (after calibration nothing polls the stop flag). USR1, the
+     * scheduler's warning, may repeat harmlessly. */
+    if ((sig == SIGINT && ++sigint_count > 1) || (sig == SIGTERM && ++sigterm_count > 1)) {
+        signal(sig, SIG_DFL);
+        raise(sig);
     }
     sp_calib_request_stop();
     errno = saved_errno;
@@ -41,6 +43,7 @@ int sp_cli_signals_install(void)
     sp_calib_clear_stop();
     last_signal = 0;
     sigint_count = 0;
+    sigterm_count = 0;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
