@@ -339,7 +339,12 @@ static enum sp_status act_run(struct sp_node *n, void *scratch, struct sp_error 
 }
 
 #define ACT_OP(Type, kind, omin, omax)                                                                        \
-    static enum sp_status init_##Type(struct sp_node *n, struct sp_error *err) { return act_init(n, kind, err); } \
+    static enum sp_status init_##Type(struct sp_node *n, struct sp_error *err) {                              \
+        enum sp_status st = act_init(n, kind, err);                                                           \
+        if (st) /* the engine frees state only after a successful init */                                     \
+            act_free(n);                                                                                      \
+        return st;                                                                                            \
+    }                                                                                                         \
     const struct sp_op sp_op_##Type = {#Type, "", omin, omax, init_##Type, act_prepare, act_run, act_free};
 
 ACT_OP(Relu, ACT_RELU, 6, 18)

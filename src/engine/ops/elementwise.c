@@ -737,7 +737,12 @@ static enum sp_status ew_run(struct sp_node *n, void *scratch, struct sp_error *
 }
 
 #define EW_OP(Type, code, omin)                                                                               \
-    static enum sp_status init_##Type(struct sp_node *n, struct sp_error *err) { return ew_init(n, code, err); } \
+    static enum sp_status init_##Type(struct sp_node *n, struct sp_error *err) {                              \
+        enum sp_status st = ew_init(n, code, err);                                                            \
+        if (st) /* the engine frees state only after a successful init */                                     \
+            ew_free(n);                                                                                       \
+        return st;                                                                                            \
+    }                                                                                                         \
     const struct sp_op sp_op_##Type = {#Type, "", omin, 18, init_##Type, ew_prepare, ew_run, ew_free};
 
 /* opset_min: numpy broadcasting came in opset 7/8; Add/Sub/Mul/Div/Pow also

@@ -244,6 +244,32 @@ static float sc_at(const struct sp_tensor *t, int64_t count, int64_t c)
     return ((const float *)t->data)[count == 1 ? 0 : c];
 }
 
+/* dst (rows x cols) = src block at element `off` minus its zero point, which
+ * is per tensor, per row or (per_col) per column. The dtype switch stays out
+ * of the inner loop. */
+static void shift_block(double *dst, const void *src, int64_t off, enum sp_dtype dt, int64_t rows, int64_t cols,
+                        const struct sp_tensor *zp, int64_t zp_n, bool per_col)
+{
+    const uint8_t *u = (const uint8_t *)src + off;
+    const int8_t *v = (const int8_t *)src + off;
+    bool is_u = dt == SP_DTYPE_UINT8;
+    int64_t z0 = zp_at(zp, 1, 0);
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t zr = !per_col && zp_n > 1 ? zp_at(zp, zp_n, r) : z0;
+        double *d = dst + r * cols;
+        if (per_col && zp_n > 1) {
+            for (int64_t c = 0; c < cols; c++)
+                d[c] = (double)((is_u ? u[r * cols + c] : v[r * cols + c]) - zp_at(zp, zp_n, c));
+        } else if (is_u) {
+            for (int64_t c = 0; c < cols; c++)
+                d[c] = (double)(u[r * cols + c] - zr);
+        } else {
+            for (int64_t c = 0; c < cols; c++)
+                d[c] = (double)(v[r * cols + c] - zr);
+        }
+    }
+}
+
 /* Writes one exact accumulator: int32 (saturated, never UB) or requantized. */
 static inline void store_acc(enum sp_dtype dt, void *out, int64_t i, double acc, float mult, int64_t yzp)
 {
@@ -277,12 +303,8 @@ static enum sp_status mm_run(struct sp_node *n, void *scratch, struct sp_error *
     }
     int64_t idx[SP_MAX_DIMS] = {0}, aoff = 0, boff = 0;
     for (int64_t bt = 0; bt < s->batches; bt++) {
-        for (int64_t i = 0; i < M; i++)
-            for (int64_t k = 0; k < K; k++)
-                ad[i * K + k] = (double)(sp_load_i64(a->dtype, a->data, aoff + i * K + k) - zp_at(azp, s->a_zp_n, i));
-        for (int64_t k = 0; k < K; k++)
-            for (int64_t j = 0; j < N; j++)
-                bd[k * N + j] = (double)(sp_load_i64(b->dtype, b->data, boff + k * N + j) - zp_at(bzp, s->b_zp_n, j));
+        shift_block(ad, a->data, aoff, a->dtype, M, K, azp, s->a_zp_n, false);
+        shift_block(bd, b->data, boff, b->dtype, K, N, bzp, s->b_zp_n, true);
         if (M > 0 && N > 0 && K > 0)
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0, ad, (int)K, bd, (int)N,
                         0.0, cd, (int)N);
@@ -366,9 +388,7 @@ static enum sp_status cv_run(struct sp_node *n, void *scratch, struct sp_error *
     float *xf = scratch, *col = xf + s->c_in * in;
     double *cold = (double *)(col + K * P), *wd = cold + K * P, *acc = wd + s->c_out * K;
     /* Weights shifted by their zero point, once per run. */
-    for (int64_t m = 0; m < s->c_out; m++)
-        for (int64_t k = 0; k < K; k++)
-            wd[m * K + k] = (double)(sp_load_i64(w->dtype, w->data, m * K + k) - zp_at(wzp, s->b_zp_n, m));
+    shift_block(wd, w->data, 0, w->dtype, s->c_out, K, wzp, s->b_zp_n, false);
     int64_t x0 = zp_at(xzp, 1, 0);
     float ys = 1, xs = 1;
     int64_t yzp = 0;
@@ -378,8 +398,14 @@ static enum sp_status cv_run(struct sp_node *n, void *scratch, struct sp_error *
         yzp = zp_at(sp_node_in(n, s->in.y_zp), 1, 0);
     }
     for (int64_t b = 0; b < s->batch; b++) {
-        for (int64_t i = 0; i < s->c_in * in; i++)
-            xf[i] = (float)(sp_load_i64(x->dtype, x->data, b * s->c_in * in + i) - x0);
+        const uint8_t *xu = (const uint8_t *)x->data + b * s->c_in * in;
+        const int8_t *xi = (const int8_t *)x->data + b * s->c_in * in;
+        if (x->dtype == SP_DTYPE_UINT8)
+            for (int64_t i = 0; i < s->c_in * in; i++)
+                xf[i] = (float)(xu[i] - x0);
+        else
+            for (int64_t i = 0; i < s->c_in * in; i++)
+                xf[i] = (float)(xi[i] - x0);
         for (int64_t g = 0; g < G; g++) {
             sp_im2col(&s->win, cg, xf + g * cg * in, col);
             for (int64_t i = 0; i < K * P; i++)

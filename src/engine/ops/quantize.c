@@ -163,8 +163,20 @@ static enum sp_status q_run(struct sp_node *n, void *scratch, struct sp_error *e
     return SP_OK;
 }
 
-static enum sp_status init_q(struct sp_node *n, struct sp_error *err) { return q_init(n, false, err); }
-static enum sp_status init_dq(struct sp_node *n, struct sp_error *err) { return q_init(n, true, err); }
+static enum sp_status init_q(struct sp_node *n, struct sp_error *err)
+{
+    enum sp_status st = q_init(n, false, err);
+    if (st) /* the engine frees state only after a successful init */
+        q_free(n);
+    return st;
+}
+static enum sp_status init_dq(struct sp_node *n, struct sp_error *err)
+{
+    enum sp_status st = q_init(n, true, err);
+    if (st) /* the engine frees state only after a successful init */
+        q_free(n);
+    return st;
+}
 
 const struct sp_op sp_op_QuantizeLinear = {"QuantizeLinear", "", 10, 18, init_q, q_prepare, q_run, q_free};
 const struct sp_op sp_op_DequantizeLinear = {"DequantizeLinear", "", 10, 18, init_dq, q_prepare, q_run, q_free};

@@ -373,7 +373,12 @@ static enum sp_status red_run(struct sp_node *n, void *scratch, struct sp_error 
 }
 
 #define RED_OP(Type, kind)                                                                                    \
-    static enum sp_status init_##Type(struct sp_node *n, struct sp_error *err) { return red_init(n, kind, err); } \
+    static enum sp_status init_##Type(struct sp_node *n, struct sp_error *err) {                              \
+        enum sp_status st = red_init(n, kind, err);                                                           \
+        if (st) /* the engine frees state only after a successful init */                                     \
+            red_free(n);                                                                                      \
+        return st;                                                                                            \
+    }                                                                                                         \
     const struct sp_op sp_op_##Type = {#Type, "", 1, 18, init_##Type, red_prepare, red_run, red_free};
 
 RED_OP(ReduceMean, RED_MEAN)

@@ -233,15 +233,29 @@ static void sm_free(struct sp_node *n)
     n->state = NULL;
 }
 
-static enum sp_status init_softmax(struct sp_node *n, struct sp_error *err) { return sm_init(n, false, err); }
-static enum sp_status init_logsoftmax(struct sp_node *n, struct sp_error *err) { return sm_init(n, true, err); }
+static enum sp_status init_softmax(struct sp_node *n, struct sp_error *err)
+{
+    enum sp_status st = sm_init(n, false, err);
+    if (st) /* the engine frees state only after a successful init */
+        sm_free(n);
+    return st;
+}
+static enum sp_status init_logsoftmax(struct sp_node *n, struct sp_error *err)
+{
+    enum sp_status st = sm_init(n, true, err);
+    if (st) /* the engine frees state only after a successful init */
+        sm_free(n);
+    return st;
+}
 
 const struct sp_op sp_op_Softmax = {"Softmax", "", 1, 18, init_softmax, sm_prepare, sm_run, sm_free};
 const struct sp_op sp_op_LogSoftmax = {"LogSoftmax", "", 1, 18, init_logsoftmax, sm_prepare, sm_run, sm_free};
 static enum sp_status init_hardmax(struct sp_node *n, struct sp_error *err)
 {
     enum sp_status st = sm_init(n, false, err);
-    if (n->state)
+    if (st)
+        sm_free(n);
+    else
         ((struct softmax_state *)n->state)->is_hard = true;
     return st;
 }
