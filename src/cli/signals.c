@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/signals.h"
 #include "sparsify/calib.h"
@@ -19,16 +20,36 @@ static const int stop_signals[] = {SIGTERM, SIGUSR1, SIGINT};
 static struct sigaction saved[N_SIGNALS];
 static bool installed;
 static volatile sig_atomic_t last_signal;
-static volatile sig_atomic_t sigint_count, sigterm_count;
+static volatile sig_atomic_t sigint_count;
+static volatile sig_atomic_t first_term_s; /* CLOCK_MONOTONIC seconds + 1 of the first TERM, or 0 */
+
+/* Whole seconds on the monotonic clock (clock_gettime is async-signal-safe). */
+static long now_s(void)
+{
+    struct timespec ts;
+    return clock_gettime(CLOCK_MONOTONIC, &ts) == 0 ? (long)ts.tv_sec : 0;
+}
 
 static void on_stop_signal(int sig)
 {
     int saved_errno = errno;
     last_signal = sig;
-    /* A second Ctrl-C or TERM: the sender wants the process gone, checkpoint
-     * or not (after calibration nothing polls the stop flag). USR1, the
-     * scheduler's warning, may repeat harmlessly. */
-    if ((sig == SIGINT && ++sigint_count > 1) || (sig == SIGTERM && ++sigterm_count > 1)) {
+    /* A second Ctrl-C, or a TERM at least 2 s after the first: the sender
+     * wants the process gone, checkpoint or not (after calibration nothing
+     * polls the stop flag). TERMs closer together are one event delivered
+     * twice (at a time limit Slurm signals the ranks and srun may forward its
+     * own copy). USR1, the scheduler's warning, may repeat harmlessly. */
+    bool kill_now = false;
+    if (sig == SIGINT)
+        kill_now = ++sigint_count > 1;
+    if (sig == SIGTERM) {
+        long t = now_s();
+        if (!first_term_s)
+            first_term_s = (sig_atomic_t)(t + 1);
+        else
+            kill_now = t - (first_term_s - 1) >= 2;
+    }
+    if (kill_now) {
         signal(sig, SIG_DFL);
         raise(sig);
     }
@@ -43,7 +64,7 @@ int sp_cli_signals_install(void)
     sp_calib_clear_stop();
     last_signal = 0;
     sigint_count = 0;
-    sigterm_count = 0;
+    first_term_s = 0;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;

@@ -11,10 +11,11 @@
 
 /*
  * Clears any earlier stop request, then installs handlers for SIGTERM, SIGUSR1
- * and SIGINT that call sp_calib_request_stop(). A second SIGINT or SIGTERM
- * falls back to the default action (the process dies), so an impatient user,
- * or a signal that lands after calibration, where nothing polls the request,
- * is not stuck waiting. Returns 0, or -1 with errno if sigaction failed (the run can go
+ * and SIGINT that call sp_calib_request_stop(). A second SIGINT, or a SIGTERM
+ * 2 s or more after the first, falls back to the default action (the process
+ * dies), so an impatient user, or a signal that lands after calibration where
+ * nothing polls the request, is not stuck waiting. TERMs closer together count
+ * as one (a scheduler and a launcher may both deliver the same stop). Returns 0, or -1 with errno if sigaction failed (the run can go
  * on; it just cannot be stopped cleanly). Local; not thread-safe.
  */
 int sp_cli_signals_install(void);
