@@ -516,6 +516,13 @@ static void test_trilu(void)
     CU_ASSERT_EQUAL_FATAL(h_run(&h), SP_OK);
     CU_ASSERT(f32_near(h_out(&h, 0), (float[12]){0}, 12, 0));
     h_end(&h);
+    /* ... and a hugely negative k keeps everything. */
+    h_begin(&h, "Trilu", 14, 1);
+    h_in(&h, SP_DTYPE_FLOAT, 2, (int64_t[]){3, 4}, x);
+    IN_I64(&h, 0, D(0), D(INT64_MIN));
+    CU_ASSERT_EQUAL_FATAL(h_run(&h), SP_OK);
+    CU_ASSERT(f32_near(h_out(&h, 0), x, 12, 0));
+    h_end(&h);
 }
 
 static void test_cumsum_exclusive_reverse(void)

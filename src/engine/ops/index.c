@@ -505,6 +505,9 @@ static enum sp_status trilu_run(struct sp_node *n, void *scratch, struct sp_erro
     const struct sp_tensor *x = sp_node_in(n, 0), *kt = sp_node_in(n, 1);
     struct sp_tensor *out = sp_node_out(n, 0);
     int64_t k = kt ? ((const int64_t *)kt->data)[0] : 0;
+    /* Beyond these bounds every k keeps all or nothing: clamping keeps i + k from overflowing. */
+    int64_t kmin = -x->dims[x->ndim - 2] - 1, kmax = x->dims[x->ndim - 1] + 1;
+    k = k < kmin ? kmin : k > kmax ? kmax : k;
     int64_t rows = x->dims[x->ndim - 2], cols = x->dims[x->ndim - 1], mats = prod(x->dims, 0, x->ndim - 2);
     size_t es = sp_dtype_size(x->dtype);
     memset(out->data, 0, sp_tensor_nbytes(out));
@@ -512,8 +515,6 @@ static enum sp_status trilu_run(struct sp_node *n, void *scratch, struct sp_erro
         for (int64_t i = 0; i < rows; i++) {
             /* Kept columns: j >= i + k (upper) or j <= i + k (lower); clamp in int64 before narrowing. */
             int64_t lo = s->upper ? i + k : 0, hi = s->upper ? cols : i + k + 1;
-            if (k > cols || k < -rows - cols) /* far outside: all or nothing, without overflow */
-                lo = s->upper ? cols : 0, hi = s->upper ? cols : cols;
             lo = lo < 0 ? 0 : lo > cols ? cols : lo;
             hi = hi < 0 ? 0 : hi > cols ? cols : hi;
             if (hi > lo) {
