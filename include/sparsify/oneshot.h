@@ -69,6 +69,10 @@ const char *sp_oneshot_stage_name(enum sp_oneshot_stage s);
 struct sp_oneshot_result {
     enum sp_oneshot_stage stage; /* the failing stage, or SP_STAGE_DONE */
     long long samples;           /* calibration samples found */
+    /* Rank 0, levels > 0: the human summary of the fidelity check (dense vs
+     * compressed on the held-out samples, see docs/eval.md) for the caller
+     * to print; "" otherwise. */
+    char summary[2048];
 };
 
 /*

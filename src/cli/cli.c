@@ -261,8 +261,9 @@ static enum sp_status cmd_one_shot(struct sp_cli_options *opt, struct sp_comm *c
     sp_cli_signals_restore();
     *output_stage = st && res.stage == SP_STAGE_OUTPUT;
     if (!st && sp_comm_rank(comm) == 0 && !opt->quiet)
-        printf("sparsify: one-shot done: %s/model.onnx and %s/report.json (%lld samples, %d ranks)\n",
-               cfg.output_dir, cfg.output_dir, res.samples, sp_comm_size(comm));
+        printf("sparsify: one-shot done: %s/model.onnx and %s/report.json (%lld samples, %d ranks)\n%s%s",
+               cfg.output_dir, cfg.output_dir, res.samples, sp_comm_size(comm), res.summary,
+               res.summary[0] ? "\n" : "");
 out:
     free(model);
     free(data);

@@ -23,6 +23,7 @@
 #include "sparsify/calib.h"
 #include "sparsify/compress.h"
 #include "sparsify/data.h"
+#include "sparsify/eval.h"
 #include "sparsify/level.h"
 #include "sparsify/oneshot.h"
 #include "sparsify/report.h"
@@ -246,8 +247,10 @@ struct run_state {
     struct sp_model *dense;
     struct sp_compress_report creport;
     bool have_creport;
+    struct sp_fidelity fidelity; /* rank 0: dense vs compressed on the held-out samples */
+    bool have_fidelity;
     int bn_folded;
-    double t_calib, t_compress;
+    double t_calib, t_compress, t_fidelity;
 };
 
 static enum sp_status check_config(struct run_state *s, struct sp_error *err)
@@ -603,6 +606,43 @@ static enum sp_status stage_compress(struct run_state *s, struct sp_error *err)
     return sp_comm_agree(s->comm, st, err);
 }
 
+/* ---- fidelity (src/eval, docs/eval.md) ---------------------------------- */
+
+/* Rank 0: the dense (BatchNorm-folded, numerically the input) and the
+ * compressed model on the held-out samples, which calibration never saw. A
+ * compressed model that the engine cannot run fails the job here, before
+ * anything is written. */
+static enum sp_status stage_fidelity(struct run_state *s, struct sp_oneshot_result *res, struct sp_error *err)
+{
+    enum sp_status st = SP_OK;
+    if (s->rank == 0) {
+        size_t n = sp_calib_holdout_list(s->ds.count, s->cfg->holdout, NULL);
+        size_t *idx = calloc(n ? n : 1, sizeof *idx);
+        if (!idx)
+            st = sp_error_set(err, SP_ERR_NOMEM, "out of memory listing the held-out samples");
+        if (!st) {
+            sp_calib_holdout_list(s->ds.count, s->cfg->holdout, idx);
+            struct sp_eval_options o;
+            sp_eval_options_init(&o);
+            o.classifier = sp_eval_is_classifier(&s->use_case);
+            s->have_fidelity = true;
+            st = sp_fidelity_run(s->dense, s->model, &s->ds, idx, n, &o, s->log, &s->fidelity, err);
+        }
+        free(idx);
+        if (!st && n == 0)
+            snprintf(res->summary, sizeof res->summary,
+                     "fidelity: not measured, no held-out samples (--holdout %g of %zu samples)", s->cfg->holdout,
+                     s->ds.count);
+        else if (!st)
+            sp_fidelity_summary(&s->fidelity, res->summary, sizeof res->summary);
+        if (!st)
+            sp_log(s->log, SP_LOG_DEBUG, "%s", res->summary);
+    }
+    return sp_comm_agree(s->comm, st, err);
+}
+
+/* ---- end of fidelity -------------------------------------------------------- */
+
 /* Rank 0: model.onnx and report.json of a compressed run, staged in the output
  * folder calibration opened, then committed together. */
 static enum sp_status write_compressed(struct run_state *s, struct sp_error *err)
@@ -622,6 +662,12 @@ static enum sp_status write_compressed(struct run_state *s, struct sp_error *err
     if (!comp || json_object_set_new(root, "compression", comp))
         R(sp_error_set(err, SP_ERR_NOMEM, "out of memory creating the report"));
     R(sp_compress_report_to_json(&s->creport, comp, err));
+    if (s->have_fidelity) {
+        json_t *fid = json_object();
+        if (!fid || json_object_set_new(root, "fidelity", fid))
+            R(sp_error_set(err, SP_ERR_NOMEM, "out of memory creating the report"));
+        R(sp_fidelity_to_json(&s->fidelity, fid, err));
+    }
     R(sp_report_set_int(r, "model.batchnorm_folded", s->bn_folded, err));
     struct stat sb;
     if (stat(s->cfg->model_path, &sb) == 0)
@@ -630,6 +676,7 @@ static enum sp_status write_compressed(struct run_state *s, struct sp_error *err
     R(sp_report_set_int(r, "calibration.samples", s->stats ? s->stats->samples : 0, err));
     R(sp_report_set_double(r, "timings_s.calibrate", s->t_calib - s->t_validate, err));
     R(sp_report_set_double(r, "timings_s.compress", s->t_compress - s->t_calib, err));
+    R(sp_report_set_double(r, "timings_s.fidelity", s->t_fidelity - s->t_compress, err));
     const char *tmp;
     R(sp_outdir_stage_path(&s->calib_od, "report.json", &tmp, err));
     R(sp_report_write(r, tmp, err));
@@ -693,9 +740,11 @@ enum sp_status sp_oneshot_run_ex(const struct sp_oneshot_config *cfg, struct sp_
         s.t_calib = sp_comm_wtime();
         if ((st = stage_compress(&s, err)))
             goto out;
-        /* ==== FIDELITY CALL SITE ====
-         * Rank 0 holds the dense model (s.dense) and the compressed one
+        /* Rank 0 holds the dense model (s.dense) and the compressed one
          * (s.model); the held-out samples are not in the statistics. */
+        if ((st = stage_fidelity(&s, res, err)))
+            goto out;
+        s.t_fidelity = sp_comm_wtime();
         res->stage = SP_STAGE_OUTPUT;
         if (s.rank == 0)
             st = write_compressed(&s, err);
@@ -716,6 +765,7 @@ out:
     if (s.have_creport)
         sp_compress_report_free(&s.creport);
     sp_model_free(s.dense);
+    sp_fidelity_free(&s.fidelity);
     if (s.have_ds)
         sp_dataset_free(&s.ds);
     sp_model_free(s.model);
