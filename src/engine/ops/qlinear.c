@@ -369,7 +369,7 @@ static enum sp_status cv_prepare(struct sp_node *n, struct sp_error *err)
     sp_node_set_out(n, 0, s->out_dt, x->ndim, od);
     int64_t taps = sp_win_kernel_size(&s->win), P = sp_win_out_size(&s->win), in = sp_win_in_size(&s->win);
     int64_t cg = s->c_in / s->group, mg = s->c_out / s->group;
-    /* shifted input (float), im2col (float), im2col (double), weights (double), product (double) */
+    /* im2col (double), weights (double), product (double), shifted input (float), im2col (float) */
     n->scratch_bytes = (size_t)(s->c_in * in + cg * taps * P) * sizeof(float) +
                        (size_t)(cg * taps * P + s->c_out * cg * taps + mg * P) * sizeof(double);
     return SP_OK;
@@ -385,8 +385,9 @@ static enum sp_status cv_run(struct sp_node *n, void *scratch, struct sp_error *
     struct sp_tensor *y = sp_node_out(n, 0);
     int64_t taps = sp_win_kernel_size(&s->win), P = sp_win_out_size(&s->win), in = sp_win_in_size(&s->win);
     int64_t G = s->group, cg = s->c_in / G, mg = s->c_out / G, K = cg * taps;
-    float *xf = scratch, *col = xf + s->c_in * in;
-    double *cold = (double *)(col + K * P), *wd = cold + K * P, *acc = wd + s->c_out * K;
+    /* doubles first, so that every buffer is aligned for its type */
+    double *cold = scratch, *wd = cold + K * P, *acc = wd + s->c_out * K;
+    float *xf = (float *)(acc + mg * P), *col = xf + s->c_in * in;
     /* Weights shifted by their zero point, once per run. */
     shift_block(wd, w->data, 0, w->dtype, s->c_out, K, wzp, s->b_zp_n, false);
     int64_t x0 = zp_at(xzp, 1, 0);
