@@ -23,6 +23,30 @@
 /* From OpenBLAS (cblas.h of openblas-pthread); declared here so the engine does
  * not depend on which cblas.h variant is installed. */
 void openblas_set_num_threads(int);
+char *openblas_get_corename(void);
+
+/*
+ * OpenBLAS picks its kernels when the library loads, before any code of ours
+ * runs: from the CPU, or from OPENBLAS_CORETYPE. On an AVX-512 CPU run with
+ * an AVX2 core type (Haswell, Zen) sgemm is up to 1.7x slower on the shapes of
+ * BERT and ResNet (docs/benchmarks.md), so the engine says so, once.
+ */
+static void hint_blas_core(const struct sp_logger *log)
+{
+    static int hinted;
+    if (hinted)
+        return;
+    hinted = 1;
+    __builtin_cpu_init();
+    const char *core = openblas_get_corename();
+    const char *env = getenv("OPENBLAS_CORETYPE");
+    if (core && (strcmp(core, "Haswell") == 0 || strcmp(core, "Zen") == 0) && __builtin_cpu_supports("avx512f") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+        sp_log(log, SP_LOG_INFO,
+               "OpenBLAS runs its %s kernels on this AVX-512 CPU%s%s%s: convolutions and matrix products are "
+               "faster with OPENBLAS_CORETYPE unset (or SkylakeX)",
+               core, env ? " (OPENBLAS_CORETYPE=" : "", env ? env : "", env ? ")" : "");
+}
 
 /* ---- name -> value index, used at load only -------------------------------- */
 
@@ -289,6 +313,7 @@ enum sp_status sp_engine_create(const struct sp_model *model, const struct sp_en
     }
     if (opt && opt->threads > 0)
         openblas_set_num_threads(opt->threads);
+    hint_blas_core(opt ? opt->log : NULL);
 
     enum sp_status st = SP_OK;
     struct sp_name_map map = {0};
