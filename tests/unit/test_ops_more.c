@@ -701,6 +701,14 @@ static void test_einsum_transpose_trace_diag_ellipsis(void)
     IN_F(&h, 2, D(1, 1), D(1));
     CU_ASSERT_EQUAL(h_init(&h), SP_ERR_FORMAT);
     h_end(&h);
+    /* An implicit output of 10 axes exceeds the rank limit: refused, no overflow. */
+    float one = 1;
+    h_begin(&h, "Einsum", 12, 1);
+    h_str(&h, "equation", "abcde,fghij");
+    h_in(&h, SP_DTYPE_FLOAT, 5, (int64_t[]){1, 1, 1, 1, 1}, &one);
+    h_in(&h, SP_DTYPE_FLOAT, 5, (int64_t[]){1, 1, 1, 1, 1}, &one);
+    CU_ASSERT_EQUAL(h_run(&h), SP_ERR_UNSUPPORTED);
+    h_end(&h);
     h_begin(&h, "Einsum", 12, 1);
     h_str(&h, "equation", "ij->ij");
     IN_F(&h, 2, D(1, 1), D(1));

@@ -40,7 +40,7 @@ struct es_state {
     enum sp_dtype dt;
     int ell_rank;                                 /* axes the ellipsis covers in the output */
     int n_out, n_sum;
-    int out_lab[SP_MAX_DIMS], sum_lab[ES_MAX_LABELS];
+    int out_lab[ES_MAX_LABELS], sum_lab[ES_MAX_LABELS]; /* out_lab is checked against SP_MAX_DIMS after filling */
     int64_t size[ES_MAX_LABELS];
     int64_t stride[ES_MAX_IN][ES_MAX_LABELS];     /* element strides per operand and label */
     /* sgemm fast path */
