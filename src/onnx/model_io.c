@@ -185,12 +185,41 @@ static enum sp_status visit_sparse(struct tensor_walk *w, Onnx__SparseTensorProt
 
 static enum sp_status visit_graph(struct tensor_walk *w, Onnx__GraphProto *g, int depth);
 
+static int cmp_attr_name(const void *a, const void *b)
+{
+    return strcmp(str_or_empty((*(Onnx__AttributeProto *const *)a)->name),
+                  str_or_empty((*(Onnx__AttributeProto *const *)b)->name));
+}
+
+/* Two attributes of one name would leave the kernel to pick one silently (the
+ * ONNX checker refuses it too). Sorted copy: a hostile node may carry many. */
+static enum sp_status check_unique_attributes(struct tensor_walk *w, const Onnx__NodeProto *nd)
+{
+    if (nd->n_attribute < 2)
+        return SP_OK;
+    Onnx__AttributeProto **v = malloc(nd->n_attribute * sizeof *v);
+    if (!v)
+        return sp_error_set(w->err, SP_ERR_NOMEM, "%s: node '%s': cannot allocate to check %zu attributes", w->file,
+                            str_or_empty(nd->name), nd->n_attribute);
+    memcpy(v, nd->attribute, nd->n_attribute * sizeof *v);
+    qsort(v, nd->n_attribute, sizeof *v, cmp_attr_name);
+    enum sp_status st = SP_OK;
+    for (size_t a = 1; a < nd->n_attribute && !st; a++)
+        if (!cmp_attr_name(&v[a - 1], &v[a]))
+            st = sp_error_set(w->err, SP_ERR_FORMAT, "%s: node '%s' (%s): attribute '%s' appears twice", w->file,
+                              str_or_empty(nd->name), str_or_empty(nd->op_type), str_or_empty(v[a]->name));
+    free(v);
+    return st;
+}
+
 static enum sp_status visit_nodes(struct tensor_walk *w, Onnx__NodeProto **nodes, size_t n_nodes, int depth)
 {
     char what[512];
     enum sp_status st = SP_OK;
     for (size_t i = 0; i < n_nodes && !st; i++) {
         const Onnx__NodeProto *nd = nodes[i];
+        if ((st = check_unique_attributes(w, nd)))
+            break;
         for (size_t a = 0; a < nd->n_attribute && !st; a++) {
             Onnx__AttributeProto *at = nd->attribute[a];
             snprintf(what, sizeof what, "node '%s' (%s) attribute '%s'", str_or_empty(nd->name),
