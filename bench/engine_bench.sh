@@ -10,7 +10,9 @@
 # weight models with bench/make_bench_models.py if bench/out lacks them.
 #
 # Usage: bench/engine_bench.sh [--rounds R] [--iters K] [--models "resnet50 bert_base"]
-#                              [--batches "1 8"] [--threads T]
+#                              [--batches "1 8"] [--threads T] [--blas-core CORE]
+# --blas-core: OPENBLAS_CORETYPE for sparsify's OpenBLAS (e.g. Haswell, SkylakeX);
+# "auto" unsets it so OpenBLAS detects the CPU; default: the environment's.
 # Environment: BUILD_DIR (default build), PYTHON (default /usr/bin/python3).
 # Prints a Markdown table on stdout, progress on stderr.
 set -eu
@@ -24,6 +26,7 @@ iters=10
 models="resnet50 bert_base"
 batches="1 8"
 threads=1
+blas_core=
 
 while [ $# -gt 0 ]; do
   case $1 in
@@ -32,7 +35,8 @@ while [ $# -gt 0 ]; do
     --models) models=$2; shift 2 ;;
     --batches) batches=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --blas-core) blas_core=$2; shift 2 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "engine_bench.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -55,6 +59,12 @@ done
 
 # One thread everywhere: OpenBLAS in sparsify, intra-op threads in ORT.
 export OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads
+case $blas_core in
+  "") ;;
+  auto) unset OPENBLAS_CORETYPE ;;
+  *) export OPENBLAS_CORETYPE=$blas_core ;;
+esac
+echo "engine_bench.sh: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-<unset>}, $threads thread(s), $rounds rounds of $iters iters; load: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 # Median latency in ms from a JSON line of either tool.
 median() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).latency_ms.median))'; }

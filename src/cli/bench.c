@@ -179,6 +179,7 @@ struct profile_type {
 
 struct profile {
     double last;
+    size_t activation_bytes; /* every node output of all runs, for the memory-plan figure */
     int n_types;
     struct profile_type types[PROFILE_MAX_TYPES];
 };
@@ -193,6 +194,9 @@ static enum sp_status profile_observe(void *user, const struct sp_node_view *nod
         k++;
     if (k == p->n_types && k < PROFILE_MAX_TYPES)
         p->types[p->n_types++].op_type = node->op_type;
+    for (int i = 0; i < node->n_outputs; i++)
+        if (node->outputs[i])
+            p->activation_bytes += sp_tensor_nbytes(node->outputs[i]);
     if (k < PROFILE_MAX_TYPES) {
         p->types[k].ms += t - p->last;
         p->types[k].calls++;
@@ -228,6 +232,9 @@ static enum sp_status profile_run(const struct sp_cli_options *opt, struct sp_en
     if (!st) {
         FILE *out = opt->json ? stderr : stdout;
         qsort(p->types, (size_t)p->n_types, sizeof p->types[0], cmp_profile_ms);
+        size_t act = p->activation_bytes / (size_t)opt->iters;
+        fprintf(out, "  activations: %.1f MiB in all (%zu bytes), the arena holds them in %.1f%% of that\n",
+                (double)act / (1024.0 * 1024.0), act, act ? 100.0 * (double)sp_engine_arena_bytes(eng) / (double)act : 0.0);
         fprintf(out, "  profile (ms per run, share of %.3f ms):\n", total / opt->iters);
         for (int k = 0; k < p->n_types; k++)
             fprintf(out, "    %-22s %10.3f ms %6.1f%%  %5ld nodes\n", p->types[k].op_type, p->types[k].ms / opt->iters,
