@@ -1,0 +1,29 @@
+#!/bin/bash
+# Runs one libFuzzer harness for a fixed time from its seed corpus:
+#   run_fuzz.sh FUZZER SECONDS SEED_SOURCE...
+# SEED_SOURCE: files or folders whose files seed the corpus; "ckpt:TOOL" runs
+# the seed_ckpt TOOL into the corpus. The working corpus and any crash
+# artifact go to $FUZZ_OUT (default: a folder next to the fuzzer binary), so
+# a crash found in CI can be replayed: FUZZER ARTIFACT.
+set -u
+FUZZER=${1:?fuzzer}
+SECS=${2:?seconds}
+shift 2
+NAME=$(basename "$FUZZER")
+OUT=${FUZZ_OUT:-$(dirname "$FUZZER")/fuzz-$NAME}
+mkdir -p "$OUT/corpus" "$OUT/seeds" "$OUT/artifacts"
+for s in "$@"; do
+    case $s in
+    ckpt:*) "${s#ckpt:}" "$OUT/seeds" || exit 1 ;;
+    *) if [ -d "$s" ]; then find "$s" -type f -size -2M -exec cp -t "$OUT/seeds" {} + 2>/dev/null
+       elif [ -f "$s" ]; then cp "$s" "$OUT/seeds/$(echo "$s" | tr / _)"; fi ;;
+    esac
+done
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}:allocator_may_return_null=1
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+"$FUZZER" "$OUT/corpus" "$OUT/seeds" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -max_len=1048576 \
+    -artifact_prefix="$OUT/artifacts/" -print_final_stats=1 2>"$OUT/log.txt"
+rc=$?
+grep -E "^(#[0-9]+ *DONE|stat::number_of_executed_units|stat::peak_rss|INFO: seed corpus|.*cov: )" "$OUT/log.txt" | tail -4
+[ $rc -eq 0 ] || { echo "fuzzer $NAME failed ($rc):"; grep -A30 "ERROR\|SUMMARY" "$OUT/log.txt" | head -60; ls "$OUT/artifacts"; }
+exit $rc
