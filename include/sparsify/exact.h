@@ -23,7 +23,7 @@
 extern "C" {
 #endif
 
-typedef __int128 sp_exact_t; /* fixed point: value = x * 2^-frac_bits */
+__extension__ typedef __int128 sp_exact_t; /* fixed point: value = x * 2^-frac_bits */
 
 /* Largest |value| * 2^frac that a total may reach and still convert back safely. */
 #define SP_EXACT_LIMIT_LOG2 120
