@@ -142,10 +142,12 @@ cli_resume)
     "$MPI" $NPF 2 "$BIN" one-shot --use-case image_classification --model "$CNN/model.onnx" --data "$TMP/big" --optim-level 0.5 --batch-size 2 \
         --output "$out" --quiet 2>"$TMP/ref.err"
     rc=$?
-    grep -q "not implemented" "$TMP/ref.err" || { cat "$TMP/ref.err"; fail "expected the compression placeholder error"; }
-    [ ! -e "$out" ] || fail "a failed run left its output folder (rc $rc)"
+    # Whether compression is plugged in or not, a failed run leaves nothing.
+    [ $rc -eq 0 ] || [ ! -e "$out" ] || { cat "$TMP/ref.err"; fail "a failed run (rc $rc) left its output folder"; }
+    rm -rf "$out"
     "$MPI" $NPF 2 "$BIN" one-shot --use-case image_classification --model "$CNN/model.onnx" --data "$TMP/big" --optim-level 0.5 --batch-size 2 \
         --output "$out" --log-level info 2>"$TMP/ref.err"
+    rm -rf "$out"
     ref=$(awk '/calibration digest/{print $NF}' "$TMP/ref.err")
     [ -n "$ref" ] || { cat "$TMP/ref.err"; fail "no calibration digest logged"; }
     "$MPI" $NPF 2 "$BIN" one-shot --use-case image_classification --model "$CNN/model.onnx" --data "$TMP/big" --optim-level 0.5 --batch-size 2 \
