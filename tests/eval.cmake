@@ -10,3 +10,23 @@ set(SPARSIFY_FMNIST_DIR "/usr/share/datasets/fashion-mnist" CACHE PATH
 if(TARGET test_eval)
   target_link_libraries(test_eval PRIVATE PkgConfig::JANSSON)
 endif()
+
+# The 10,000 test images, made once per test run into the build folder.
+set(SPARSIFY_FMNIST_TEST "${CMAKE_CURRENT_BINARY_DIR}/fmnist-test")
+add_test(NAME eval_fmnist_data
+  COMMAND idx2npz --images ${SPARSIFY_FMNIST_DIR}/t10k-images-idx3-ubyte.gz
+          --labels ${SPARSIFY_FMNIST_DIR}/t10k-labels-idx1-ubyte.gz
+          --out ${SPARSIFY_FMNIST_TEST} --labels-out ${SPARSIFY_FMNIST_TEST}-labels.npy)
+set_tests_properties(eval_fmnist_data PROPERTIES FIXTURES_SETUP fmnist_test TIMEOUT 300)
+
+add_test(NAME eval_cli_errors
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/eval/cli_errors.sh $<TARGET_FILE:sparsify_cli> $<TARGET_FILE:idx2npz>
+          ${CMAKE_CURRENT_BINARY_DIR}/eval-cli-work)
+set_tests_properties(eval_cli_errors PROPERTIES ENVIRONMENT "${SPARSIFY_TEST_ENV};FMNIST_DIR=${SPARSIFY_FMNIST_DIR}"
+  TIMEOUT 300)
+
+add_test(NAME quality_demo
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/eval/quality.sh $<TARGET_FILE:sparsify_cli> ${SPARSIFY_FMNIST_TEST}
+          ${SPARSIFY_FMNIST_TEST}-labels.npy ${CMAKE_CURRENT_BINARY_DIR}/quality-work)
+set_tests_properties(quality_demo PROPERTIES ENVIRONMENT "${SPARSIFY_TEST_ENV}" FIXTURES_REQUIRED fmnist_test
+  TIMEOUT 1800)
