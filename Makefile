@@ -16,7 +16,7 @@ DEB_PACKAGES = build-essential cmake pkg-config libopenmpi-dev openmpi-bin \
   libprotobuf-c-dev protobuf-c-compiler libhdf5-openmpi-dev hdf5-tools zlib1g-dev \
   libzip-dev libopenblas-dev libcunit1-dev libonnx-dev libonnx-testdata libjansson-dev \
   nodejs npm python3-numpy python3-onnx clang-14 libclang-rt-14-dev valgrind \
-  slurmctld slurmd slurm-client munge
+  slurmctld slurmd slurm-client munge dataset-fashion-mnist
 
 export OMPI_ALLOW_RUN_AS_ROOT = 1
 export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM = 1
@@ -71,10 +71,15 @@ fuzz: deps
 	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) --target fuzz_onnx fuzz_npz fuzz_ckpt seed_ckpt
 	cd $(FUZZ_BUILD_DIR) && ctest --output-on-failure -L fuzz
 
+# Level 0.5: about 51% sparsity plus INT8; one-shot prints the fidelity summary
+# (dense vs compressed on the held-out samples), then eval scores both models
+# on the demo's labelled samples side by side.
 demo: deps build
 	OPENBLAS_NUM_THREADS=1 mpirun -np 2 $(BUILD_DIR)/sparsify one-shot \
 	  --use-case image_classification --zoo demo --model fashion-cnn --data fashion-cnn \
-	  --optim-level 0 --output demo-output
+	  --optim-level 0.5 --output demo-output
+	OPENBLAS_NUM_THREADS=1 $(BUILD_DIR)/sparsify eval -q --zoo demo --model fashion-cnn --data fashion-cnn \
+	  --labels demo/fashion-cnn/labels.npy --compare demo-output/model.onnx
 	@echo "demo output: demo-output/model.onnx demo-output/report.json"
 
 install: build
