@@ -114,6 +114,7 @@ struct qt {
     char *name;     /* owned copy */
     int alias;      /* index of the tensor whose parameters this one reuses, or -1 */
     bool ok;        /* parameters known */
+    bool written;   /* a Q/DQ pair was written (some consumer reads int8) */
     double lo, hi;
     float scale;
     uint8_t zp;
@@ -242,6 +243,20 @@ static int layer_of_node(const struct sp_layer *l, int n, int node)
     return -1;
 }
 
+/* True when an input of n is a constant. An Add of a constant is a MatMul's
+ * bias (BERT-style encoders keep it outside the MatMul): it never runs in
+ * int8, so a Q/DQ pair in front of it only adds a requantization and a
+ * DequantizeLinear. Without it ORT fuses DQ -> MatMul into
+ * MatMulIntegerToFloat, whose float output feeds the Add directly. */
+static bool has_const_input(const Onnx__GraphProto *g, const Onnx__NodeProto *n)
+{
+    struct sp_graph_const c;
+    for (size_t k = 0; k < n->n_input; k++)
+        if (n->input[k][0] && sp_graph_find_const(g, n->input[k], &c))
+            return true;
+    return false;
+}
+
 /* True when every consumer of `name` can take int8 input. */
 static bool consumers_int8(const Onnx__GraphProto *g, const struct sp_layer *l, int nl, const char *name)
 {
@@ -254,7 +269,7 @@ static bool consumers_int8(const Onnx__GraphProto *g, const struct sp_layer *l, 
             uses++;
             int li = layer_of_node(l, nl, (int)i);
             bool ok = (li >= 0 && l[li].quantized && k == 0) || (k == 0 && (is_passthrough(n) || is_int8_pool(n))) ||
-                      is_op(n, "Add") || is_op(n, "Concat");
+                      ((is_op(n, "Add") || is_op(n, "Concat")) && !has_const_input(g, n));
             if (!ok)
                 return false;
         }
@@ -488,12 +503,40 @@ out:
     return st;
 }
 
-/* Q -> DQ after the producer of t, consumers redirected to the DQ output. */
-static enum sp_status write_activation(Onnx__GraphProto *g, struct sp_graph_edit *ed, const struct qt *t, int *count,
-                                       struct sp_error *err)
+/* True when node n reads its input k in int8 after fusion: a quantized
+ * layer's data input, or an int8 op (pass-through, pooling, Add, Concat)
+ * whose own output carries a pair. Every other consumer (a residual Add in
+ * float, LayerNormalization, Softmax, ...) keeps reading the float tensor:
+ * sending it through the DQ would only add a DequantizeLinear and put
+ * rounding noise on a float path (in a transformer, the residual stream). */
+static bool reads_int8(const Onnx__GraphProto *g, const struct sp_layer *l, int nl, const struct qset *s,
+                       const Onnx__NodeProto *n, int node, size_t k)
+{
+    int li = layer_of_node(l, nl, node);
+    if (li >= 0)
+        return l[li].quantized && k == 0;
+    if (n->n_output < 1 || !n->output[0][0])
+        return false;
+    if (qset_find(s, n->output[0]) >= 0)
+        return true;
+    return is_op(n, "Add") && qset_find(s, post_tensor(g, n->output[0])) >= 0;
+}
+
+/* Q -> DQ after the producer of t, its int8 readers redirected to the DQ
+ * output. Nothing is written when no consumer reads int8. */
+static enum sp_status write_activation(Onnx__GraphProto *g, struct sp_graph_edit *ed, const struct sp_layer *l,
+                                       int nl, const struct qset *s, const struct qt *t, bool *written,
+                                       int *count, struct sp_error *err)
 {
     char *sn = NULL, *zn = NULL, *qo = NULL, *qname = NULL, *dq = NULL;
     enum sp_status st;
+    bool any = false;
+    for (size_t i = 0; i < g->n_node && !any; i++)
+        for (size_t k = 0; k < g->node[i]->n_input && !any; k++)
+            any = strcmp(g->node[i]->input[k], t->name) == 0 && reads_int8(g, l, nl, s, g->node[i], (int)i, k);
+    *written = any;
+    if (!any)
+        return SP_OK;
     int anchor = sp_graph_producer(g, t->name);
     if ((st = add_scalar(g, ed, t->name, "_scale", SP_DTYPE_FLOAT, &t->scale, &sn, err)) ||
         (st = add_scalar(g, ed, t->name, "_zero_point", SP_DTYPE_UINT8, &t->zp, &zn, err)))
@@ -516,7 +559,7 @@ static enum sp_status write_activation(Onnx__GraphProto *g, struct sp_graph_edit
     for (size_t i = 0; i < g->n_node && !st; i++) {
         Onnx__NodeProto *n = g->node[i];
         for (size_t k = 0; k < n->n_input && !st; k++)
-            if (strcmp(n->input[k], t->name) == 0)
+            if (strcmp(n->input[k], t->name) == 0 && reads_int8(g, l, nl, s, n, (int)i, k))
                 st = sp_graph_set_str(&n->input[k], dq, err);
     }
 out:
@@ -551,7 +594,7 @@ enum sp_status sp_qdq_rewrite(struct sp_model *model, struct sp_layer *l, int n,
     }
     for (int i = 0; i < s.n && !st; i++)
         if (s.t[i].ok)
-            st = write_activation(g, &ed, &s.t[i], &count, err);
+            st = write_activation(g, &ed, l, n, &s, &s.t[i], &s.t[i].written, &count, err);
     if (st)
         goto out;
     if ((st = sp_graph_edit_commit(&ed, err)))
@@ -559,14 +602,14 @@ enum sp_status sp_qdq_rewrite(struct sp_model *model, struct sp_layer *l, int n,
     if (rep) {
         int k = 0;
         for (int i = 0; i < s.n; i++)
-            k += s.t[i].ok;
+            k += s.t[i].written;
         rep->tensors = calloc(k ? (size_t)k : 1, sizeof *rep->tensors);
         if (!rep->tensors) {
             st = sp_error_set(err, SP_ERR_NOMEM, "out of memory for the report");
             goto out;
         }
         for (int i = 0; i < s.n; i++) {
-            if (!s.t[i].ok)
+            if (!s.t[i].written)
                 continue;
             struct sp_compress_tensor *t = &rep->tensors[rep->n_tensors++];
             t->name = s.t[i].name;
