@@ -3,7 +3,7 @@
 Fashion-MNIST test set against the optim level, SparseGPT vs magnitude
 pruning, with the dense model as a horizontal line.
 
-    plot_quality.py QUALITY.csv OUT.png [CALIBRATION TEXT]
+    plot_quality.py QUALITY.csv OUT.png [CALIBRATION TEXT] [MODEL NAME]
 """
 import csv
 import sys
@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 def main():
     src, dst = sys.argv[1], sys.argv[2]
     calib = sys.argv[3] if len(sys.argv) > 3 else ""
+    model = sys.argv[4] if len(sys.argv) > 4 else "fashion-cnn"
     rows = list(csv.DictReader(open(src)))
     dense = float(next(r for r in rows if r["method"] == "dense")["accuracy"])
     # The INT8-only level (< 0.3) prunes nothing: it belongs to both curves.
@@ -38,7 +39,7 @@ def main():
                             xytext=(6, -10 if method == "magnitude" else 6), fontsize=7, color=color)
     ax.set_xlabel("--optim-level (labels: sparsity of the pruned layers)")
     ax.set_ylabel("top-1 accuracy, 10,000 test images (%)")
-    ax.set_title("fashion-cnn on Fashion-MNIST: one-shot compression" + (f"\ncalibration: {calib}" if calib else ""),
+    ax.set_title(f"{model} on Fashion-MNIST: one-shot compression" + (f"\ncalibration: {calib}" if calib else ""),
                  fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")

@@ -8,6 +8,8 @@
 #
 #   bench/quality.sh [BUILD_DIR]        (default: build)
 # Environment:
+#   MODEL=fashion-cnn      zoo entry (or path) to compress; its calibration data
+#                          is the zoo entry of the same name
 #   OUT=bench/out          where the table and the compressed models go
 #   RANKS=2                MPI ranks for one-shot
 #   CALIB=demo             calibration data: "demo" (the zoo entry's 64 training
@@ -22,6 +24,7 @@ RANKS=${RANKS:-2}
 CALIB=${CALIB:-demo}
 LEVELS=${LEVELS:-"0.2 0.5 0.8 1.0"}
 EXTRA=${EXTRA:-}
+MODEL=${MODEL:-fashion-cnn}
 FM=${FMNIST_DIR:-/usr/share/datasets/fashion-mnist}
 SPARSIFY=$BUILD/sparsify
 IDX2NPZ=$BUILD/tests/idx2npz
@@ -40,8 +43,8 @@ mkdir -p "$WORK"
 "$IDX2NPZ" --images "$FM/t10k-images-idx3-ubyte.gz" --labels "$FM/t10k-labels-idx1-ubyte.gz" \
   --out "$WORK/test" --labels-out "$WORK/test-labels.npy" >/dev/null
 if [ "$CALIB" = demo ]; then
-  DATA=fashion-cnn
-  CALIB_DESC="the demo's 64 training images"
+  DATA=$MODEL
+  CALIB_DESC="the $MODEL zoo entry's calibration images"
 else
   "$IDX2NPZ" --images "$FM/train-images-idx3-ubyte.gz" --labels "$FM/train-labels-idx1-ubyte.gz" \
     --out "$WORK/calib" --labels-out "$WORK/calib-labels.npy" --count "$CALIB" >/dev/null
@@ -55,7 +58,7 @@ accuracy() {
     sed -n 's/.*"correct": \([0-9]*\), "count": \([0-9]*\).*/\1 \2/p' | head -1
 }
 
-read -r dc dn < <(accuracy fashion-cnn)
+read -r dc dn < <(accuracy "$MODEL")
 dense=$(awk -v c="$dc" -v n="$dn" 'BEGIN { printf "%.2f", 100 * c / n }')
 echo "dense: $dense% ($dc/$dn)"
 CSV=$OUT/quality.csv
@@ -68,7 +71,7 @@ for level in $LEVELS; do
     if awk -v l="$level" 'BEGIN { exit !(l < 0.3) }' && [ "$method" = magnitude ]; then continue; fi
     dir=$WORK/l$level-$method
     # shellcheck disable=SC2086
-    mpirun -np "$RANKS" "$SPARSIFY" one-shot -q --use-case cv-classification --model fashion-cnn --data "$DATA" \
+    mpirun -np "$RANKS" "$SPARSIFY" one-shot -q --use-case cv-classification --model "$MODEL" --data "$DATA" \
       --optim-level "$level" --prune-method "$method" --output "$dir" $EXTRA > "$dir.log" 2>&1 ||
       { echo "quality.sh: one-shot level $level $method failed:" >&2; cat "$dir.log" >&2; exit 1; }
     read -r c n < <(accuracy "$dir/model.onnx")
@@ -96,7 +99,7 @@ MD=$OUT/quality.md
 cat "$MD"
 
 if /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
-  /usr/bin/python3 "$SRC/bench/plot_quality.py" "$CSV" "${PLOT:-$SRC/docs/quality.png}" "$CALIB_DESC"
+  /usr/bin/python3 "$SRC/bench/plot_quality.py" "$CSV" "${PLOT:-$SRC/docs/quality.png}" "$CALIB_DESC" "$MODEL"
 else
   echo "quality.sh: python3-matplotlib missing: no plot" >&2
 fi

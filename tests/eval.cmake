@@ -11,6 +11,9 @@ if(TARGET test_eval)
   target_link_libraries(test_eval PRIVATE PkgConfig::JANSSON)
 endif()
 
+# The zoo entry quality_demo compresses (with its calibration data).
+set(SPARSIFY_QUALITY_MODEL "fashion-cnn" CACHE STRING "zoo entry scored by quality_demo")
+
 # The 10,000 test images, made once per test run into the build folder.
 set(SPARSIFY_FMNIST_TEST "${CMAKE_CURRENT_BINARY_DIR}/fmnist-test")
 add_test(NAME eval_fmnist_data
@@ -27,6 +30,6 @@ set_tests_properties(eval_cli_errors PROPERTIES ENVIRONMENT "${SPARSIFY_TEST_ENV
 
 add_test(NAME quality_demo
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/eval/quality.sh $<TARGET_FILE:sparsify_cli> ${SPARSIFY_FMNIST_TEST}
-          ${SPARSIFY_FMNIST_TEST}-labels.npy ${CMAKE_CURRENT_BINARY_DIR}/quality-work)
+          ${SPARSIFY_FMNIST_TEST}-labels.npy ${CMAKE_CURRENT_BINARY_DIR}/quality-work ${SPARSIFY_QUALITY_MODEL})
 set_tests_properties(quality_demo PROPERTIES ENVIRONMENT "${SPARSIFY_TEST_ENV}" FIXTURES_REQUIRED fmnist_test
   TIMEOUT 1800)
