@@ -171,7 +171,9 @@ static void write_body(struct wctx *w, hid_t f, const struct sp_ckpt *c)
         w->st = sp_error_set(w->err, SP_ERR_NOMEM, "out of memory writing checkpoint %s", w->path);
     } else {
         hsize_t dims[1] = {(hsize_t)H};
-        put_strings(w, g, "key", H, &c->hess[0].key, sizeof c->hess[0]);
+        /* No Hessians: hess may be NULL, and &hess[0] would be UB; nothing is read. */
+        static char *const no_keys[1] = {NULL};
+        put_strings(w, g, "key", H, H ? &c->hess[0].key : no_keys, sizeof c->hess[0]);
 #define COL(field, nm)                                                                                               \
     for (int i = 0; i < H; i++)                                                                                      \
         iv[i] = c->hess[i].field;                                                                                    \
