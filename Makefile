@@ -25,6 +25,8 @@ export OMPI_MCA_rmaps_base_oversubscribe = 1
 ASAN_BUILD_DIR ?= build-asan
 FUZZ_BUILD_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 20
+# CI passes -LE fuzz_hdf5: see docs/hardening.md (HDF5's own over-read).
+FUZZ_CTEST_FLAGS ?=
 
 .PHONY: all deps build test demo install bench clean test-sanitize test-valgrind fuzz
 
@@ -69,7 +71,7 @@ fuzz: deps
 	CC=clang-14 CXX=clang++-14 cmake -S . -B $(FUZZ_BUILD_DIR) -DCMAKE_BUILD_TYPE=Release -DSPARSIFY_FUZZ=ON \
 	  -DSPARSIFY_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CMAKE_FLAGS)
 	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) --target fuzz_onnx fuzz_npz fuzz_ckpt seed_ckpt
-	cd $(FUZZ_BUILD_DIR) && ctest --output-on-failure -L fuzz
+	cd $(FUZZ_BUILD_DIR) && ctest --output-on-failure -L fuzz $(FUZZ_CTEST_FLAGS)
 
 # Level 0.5: about 51% sparsity plus INT8; one-shot prints the fidelity summary
 # (dense vs compressed on the held-out samples), then eval scores both models

