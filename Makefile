@@ -11,11 +11,14 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-# Debian 12 packages the build, the tests and the demo need.
+# Debian 12 packages the build, the tests and the demo need. Node.js and npm
+# (for ONNX Runtime, the reference runtime of the tests) come from Debian only
+# when the machine has no node/npm already: Debian's npm conflicts with a
+# Node.js installed from elsewhere.
 DEB_PACKAGES = build-essential cmake pkg-config libopenmpi-dev openmpi-bin \
   libprotobuf-c-dev protobuf-c-compiler libhdf5-openmpi-dev hdf5-tools zlib1g-dev \
   libzip-dev libopenblas-dev libcunit1-dev libonnx-dev libonnx-testdata libjansson-dev \
-  nodejs npm python3-numpy python3-onnx clang-14 libclang-rt-14-dev valgrind \
+  python3-numpy python3-onnx clang-14 libclang-rt-14-dev valgrind \
   slurmctld slurmd slurm-client munge dataset-fashion-mnist
 
 export OMPI_ALLOW_RUN_AS_ROOT = 1
@@ -34,6 +37,8 @@ all: build
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:" $$missing; \
 	  apt-get -o DPkg::Lock::Timeout=600 update -qq && \
