@@ -37,7 +37,8 @@ sp_exact_t sp_exact_from_double(double v, int frac_bits)
     /* Split into high and low 63-bit parts so that every step is exact. */
     double hi = trunc(ldexp(s, -63));
     double lo = s - ldexp(hi, 63);
-    return ((sp_exact_t)(int64_t)hi << 63) + (sp_exact_t)(int64_t)lo;
+    /* A multiply, not a shift: shifting a negative value left is undefined. */
+    return (sp_exact_t)(int64_t)hi * ((sp_exact_t)1 << 63) + (sp_exact_t)(int64_t)lo;
 }
 
 double sp_exact_to_double(sp_exact_t x, int frac_bits)
