@@ -710,9 +710,10 @@ enum sp_status sp_oneshot_run_ex(const struct sp_oneshot_config *cfg, struct sp_
                s.use_case.name);
     if ((st = sp_comm_agree(comm, st, err)))
         goto out;
-    if (s.plan.level == 0.0) {
-        /* Every rank records the stage, so every rank maps the failure to the
-         * same exit code. */
+    {
+        /* An unusable output folder is found before any heavy work, at every
+         * level, and reported as an output failure. Every rank records the
+         * stage, so every rank maps the failure to the same exit code. */
         res->stage = SP_STAGE_OUTPUT;
         if (s.rank == 0)
             st = sp_outdir_check(cfg->output_dir, err);
