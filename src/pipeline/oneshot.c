@@ -425,8 +425,17 @@ static enum sp_status stage_calibrate(struct run_state *s, struct sp_error *err)
     o.resume_path = s->resume_path;
     o.progress = c->progress;
     o.progress_user = c->progress_user;
-    if ((st = sp_calibrate(s->model, &s->ds, &o, s->comm, s->log, &s->stats, err)))
+    struct sp_error cerr = {0};
+    if ((st = sp_calibrate(s->model, &s->ds, &o, s->comm, s->log, &s->stats, &cerr))) {
+        /* The engine names the node or graph at fault, not the file it came
+         * from: say which model that is. */
+        bool graph_msg = strncmp(cerr.msg, "node '", 6) == 0 || strncmp(cerr.msg, "graph", 5) == 0;
+        if (graph_msg)
+            sp_error_set(err, st, "%s: %s", c->model_path, cerr.msg);
+        else
+            sp_error_set(err, st, "%s", cerr.msg);
         return st;
+    }
     if (s->rank == 0) {
         char hex[65];
         const struct sp_calib_timers *t = &s->stats->time;
