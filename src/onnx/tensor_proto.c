@@ -139,6 +139,8 @@ enum sp_status sp_tensor_from_proto(const Onnx__TensorProto *tp, struct sp_tenso
         return SP_OK;
     }
     size_t n = typed_count(tp, f);
+    if (n == 0)
+        return SP_OK; /* an empty tensor: the typed arrays may be NULL */
     switch (dt) {
     case SP_DTYPE_FLOAT: case SP_DTYPE_COMPLEX64:
         memcpy(out->data, tp->float_data, n * sizeof(float));
