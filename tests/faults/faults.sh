@@ -19,9 +19,15 @@ NP=${SPARSIFY_NP_FLAG:--np}
 CASE=${1:?case}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 DEMO=$SRC/demo/fashion-cnn
-FLAGS=(one-shot -u ic -m "$DEMO/model.onnx" -d "$DEMO/data" -l 0.5 --batch-size 2 --checkpoint-every 2 -q)
-
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sparsify-faults-XXXXXX")
+# The demo's 64 samples copied 8 times: a run long enough (256 groups) that a
+# kill lands inside calibration even on a fast, idle machine.
+mkdir -p "$WORK/data"
+for k in 0 1 2 3 4 5 6 7; do
+    for f in "$DEMO"/data/*.npz; do cp -p "$f" "$WORK/data/r${k}_$(basename "$f")"; done
+done
+FLAGS=(one-shot -u ic -m "$DEMO/model.onnx" -d "$WORK/data" -l 0.5 --batch-size 2 --checkpoint-every 2 -q)
+
 MNT=""
 cleanup() {
     [ -n "$MNT" ] && umount "$MNT" 2>/dev/null
@@ -89,7 +95,12 @@ run_killed() {
         [ -n "$hit" ] || fail "never saw a checkpoint being written"
         ;;
     esac
-    kill -KILL "$pid" 2>/dev/null
+    if ! kill -KILL "$pid" 2>/dev/null; then
+        # The run finished before the kill landed: nothing was tested.
+        wait $mp
+        echo "rank $rank ended before the kill; retrying"
+        return 2
+    fi
     local t0=$SECONDS
     for i in $(seq 600); do kill -0 $mp 2>/dev/null || break; sleep 0.1; done
     if kill -0 $mp 2>/dev/null; then
@@ -138,12 +149,23 @@ output_failure() {
 case $CASE in
 kill_rank)
     reference
-    run_killed 1 "ckpt+0.$((RANDOM % 9))"
+    for attempt in 1 2 3; do
+        rm -rf "$WORK/out"
+        # A random delay first; on retries kill right after the first checkpoint.
+        delay="0.$((RANDOM % 9))"
+        [ $attempt -gt 1 ] && delay=0
+        run_killed 1 "ckpt+$delay" && break
+        [ $attempt -lt 3 ] || fail "every run ended before rank 1 could be killed"
+    done
     resume_and_compare "$WORK/out"
     ;;
 kill_rank0_ckpt)
     reference
-    run_killed 0 tmpfile
+    for attempt in 1 2 3; do
+        rm -rf "$WORK/out"
+        run_killed 0 tmpfile && break
+        [ $attempt -lt 3 ] || fail "every run ended before rank 0 could be killed"
+    done
     # The interrupted write must not have replaced the last good checkpoint.
     resume_and_compare "$WORK/out"
     ;;
