@@ -12,12 +12,36 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "engine/op.h"
 #include "sparsify/tensor.h"
 
 /* Largest byte size any of these ops accepts for one output. */
 #define SP_DM_MAX_BYTES ((size_t)1 << 40)
 
 /* Copies one element of `esz` bytes; constant sizes compile to a single move. */
+/* Product of dims[from..to). */
+static inline int64_t sp_dm_prod(const int64_t *d, int from, int to)
+{
+    int64_t p = 1;
+    for (int i = from; i < to; i++)
+        p *= d[i];
+    return p;
+}
+
+/* run() of ops whose output is the input with another shape (Reshape,
+ * Flatten, Squeeze, Identity, ...): a plain copy. */
+static inline enum sp_status sp_dm_run_copy(struct sp_node *n, void *scratch, struct sp_error *err)
+{
+    (void)scratch;
+    (void)err;
+    const struct sp_tensor *x = sp_node_in(n, 0);
+    struct sp_tensor *y = sp_node_out(n, 0);
+    size_t bytes = sp_tensor_nbytes(x);
+    if (bytes && x->data != y->data)
+        memcpy(y->data, x->data, bytes);
+    return SP_OK;
+}
+
 static inline void sp_dm_copy_elem(char *d, const char *s, size_t esz)
 {
     switch (esz) {

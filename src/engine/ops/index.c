@@ -15,6 +15,7 @@
 
 #include "engine/attr.h"
 #include "engine/op.h"
+#include "engine/ops/datamove.h"
 #include "engine/ops/ew_types.h"
 
 /* ---- shared helpers -------------------------------------------------------------- */
@@ -66,14 +67,6 @@ static enum sp_status need_plain(const struct sp_node *n, const struct sp_tensor
         return sp_node_error(n, err, SP_ERR_UNSUPPORTED, "%s has dtype %s, not supported", what,
                              sp_dtype_name(t->dtype));
     return SP_OK;
-}
-
-static int64_t prod(const int64_t *d, int from, int to)
-{
-    int64_t p = 1;
-    for (int i = from; i < to; i++)
-        p *= d[i];
-    return p;
 }
 
 /* Normalizes index v into [0, dim) or reports it. */
@@ -224,13 +217,13 @@ static enum sp_status nd_prepare(struct sp_node *n, struct sp_error *err)
         return sp_node_error(n, err, SP_ERR_FORMAT, "indices' last dimension %lld must be in [1, %d]", (long long)last,
                              r - b);
     s->last = last;
-    s->batches = prod(data->dims, 0, b);
-    s->tuples_per_batch = prod(ind->dims, b, q - 1);
-    s->slice = prod(data->dims, b + (int)last, r);
-    s->data_batch_elems = prod(data->dims, b, r);
+    s->batches = sp_dm_prod(data->dims, 0, b);
+    s->tuples_per_batch = sp_dm_prod(ind->dims, b, q - 1);
+    s->slice = sp_dm_prod(data->dims, b + (int)last, r);
+    s->data_batch_elems = sp_dm_prod(data->dims, b, r);
     for (int k = 0; k < last; k++) {
         s->dims[k] = data->dims[b + k];
-        s->strides[k] = prod(data->dims, b + k + 1, r);
+        s->strides[k] = sp_dm_prod(data->dims, b + k + 1, r);
     }
     n->scratch_bytes = 0;
     if (s->scatter) {
@@ -432,8 +425,8 @@ static enum sp_status oh_prepare(struct sp_node *n, struct sp_error *err)
     int64_t od[SP_MAX_DIMS];
     for (int d = 0, k = 0; d <= ind->ndim; d++)
         od[d] = d == s->axis ? s->depth : ind->dims[k++];
-    s->outer = prod(ind->dims, 0, s->axis);
-    s->inner = prod(ind->dims, s->axis, ind->ndim);
+    s->outer = sp_dm_prod(ind->dims, 0, s->axis);
+    s->inner = sp_dm_prod(ind->dims, s->axis, ind->ndim);
     n->scratch_bytes = 0;
     sp_node_set_out(n, 0, vals->dtype, ind->ndim + 1, od);
     return SP_OK;
@@ -508,7 +501,7 @@ static enum sp_status trilu_run(struct sp_node *n, void *scratch, struct sp_erro
     /* Beyond these bounds every k keeps all or nothing: clamping keeps i + k from overflowing. */
     int64_t kmin = -x->dims[x->ndim - 2] - 1, kmax = x->dims[x->ndim - 1] + 1;
     k = k < kmin ? kmin : k > kmax ? kmax : k;
-    int64_t rows = x->dims[x->ndim - 2], cols = x->dims[x->ndim - 1], mats = prod(x->dims, 0, x->ndim - 2);
+    int64_t rows = x->dims[x->ndim - 2], cols = x->dims[x->ndim - 1], mats = sp_dm_prod(x->dims, 0, x->ndim - 2);
     size_t es = sp_dtype_size(x->dtype);
     memset(out->data, 0, sp_tensor_nbytes(out));
     for (int64_t m = 0; m < mats; m++)
@@ -608,7 +601,7 @@ static enum sp_status cs_run(struct sp_node *n, void *scratch, struct sp_error *
     enum sp_status st = sp_axis_normalize(n, sp_load_i64(ax->dtype, ax->data, 0), x->ndim, &a, err);
     if (st)
         return st;
-    int64_t outer = prod(x->dims, 0, a), len = x->dims[a], inner = prod(x->dims, a + 1, x->ndim);
+    int64_t outer = sp_dm_prod(x->dims, 0, a), len = x->dims[a], inner = sp_dm_prod(x->dims, a + 1, x->ndim);
     bool e = s->exclusive != 0, r = s->reverse != 0;
     switch (x->dtype) {
     case SP_DTYPE_FLOAT: cs_f32(y->data, x->data, outer, len, inner, e, r); break;
@@ -681,8 +674,8 @@ static enum sp_status topk_prepare(struct sp_node *n, struct sp_error *err)
         return sp_node_error(n, err, SP_ERR_FORMAT, "K = %lld is outside [0, %lld] (axis %d)", (long long)k,
                              (long long)s->len, s->axis);
     s->k = k;
-    s->outer = prod(x->dims, 0, s->axis);
-    s->inner = prod(x->dims, s->axis + 1, x->ndim);
+    s->outer = sp_dm_prod(x->dims, 0, s->axis);
+    s->inner = sp_dm_prod(x->dims, s->axis + 1, x->ndim);
     int64_t od[SP_MAX_DIMS];
     for (int d = 0; d < x->ndim; d++)
         od[d] = d == s->axis ? k : x->dims[d];

@@ -62,17 +62,6 @@ static enum sp_status need_known_dtype(struct sp_node *n, const struct sp_tensor
     return SP_OK;
 }
 
-/* Plain copy for ops whose output is the input with another shape. */
-static enum sp_status run_copy(struct sp_node *n, void *scratch, struct sp_error *err)
-{
-    const struct sp_tensor *x = sp_node_in(n, 0);
-    struct sp_tensor *y = sp_node_out(n, 0);
-    size_t bytes = sp_tensor_nbytes(x);
-    if (bytes && y->data != x->data)
-        memcpy(y->data, x->data, bytes);
-    return SP_OK;
-}
-
 static void free_state(struct sp_node *n)
 {
     free(n->state);
@@ -233,7 +222,7 @@ static enum sp_status reshape_prepare(struct sp_node *n, struct sp_error *err)
 }
 
 SP_DM_GUARDED_INIT(reshape_init, free_state)
-const struct sp_op sp_op_Reshape = {"Reshape", "", 5, 18, reshape_init_guarded, reshape_prepare, run_copy, free_state};
+const struct sp_op sp_op_Reshape = {"Reshape", "", 5, 18, reshape_init_guarded, reshape_prepare, sp_dm_run_copy, free_state};
 
 /* ---- Flatten --------------------------------------------------------------- */
 
@@ -268,7 +257,7 @@ static enum sp_status flatten_prepare(struct sp_node *n, struct sp_error *err)
 }
 
 SP_DM_GUARDED_INIT(flatten_init, free_state)
-const struct sp_op sp_op_Flatten = {"Flatten", "", 1, 18, flatten_init_guarded, flatten_prepare, run_copy, free_state};
+const struct sp_op sp_op_Flatten = {"Flatten", "", 1, 18, flatten_init_guarded, flatten_prepare, sp_dm_run_copy, free_state};
 
 /* ---- Squeeze / Unsqueeze --------------------------------------------------- */
 
@@ -349,7 +338,7 @@ static enum sp_status squeeze_prepare(struct sp_node *n, struct sp_error *err)
 }
 
 SP_DM_GUARDED_INIT(axes_init, free_state)
-const struct sp_op sp_op_Squeeze = {"Squeeze", "", 1, 18, axes_init_guarded, squeeze_prepare, run_copy, free_state};
+const struct sp_op sp_op_Squeeze = {"Squeeze", "", 1, 18, axes_init_guarded, squeeze_prepare, sp_dm_run_copy, free_state};
 
 static enum sp_status unsqueeze_prepare(struct sp_node *n, struct sp_error *err)
 {
@@ -383,7 +372,7 @@ static enum sp_status unsqueeze_prepare(struct sp_node *n, struct sp_error *err)
 }
 
 const struct sp_op sp_op_Unsqueeze = {"Unsqueeze", "", 1, 18,
-    axes_init_guarded, unsqueeze_prepare, run_copy, free_state};
+    axes_init_guarded, unsqueeze_prepare, sp_dm_run_copy, free_state};
 
 /* ---- Transpose ------------------------------------------------------------- */
 

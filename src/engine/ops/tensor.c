@@ -76,24 +76,6 @@ static void free_state(struct sp_node *n)
     n->state = NULL;
 }
 
-static int64_t prod(const int64_t *d, int from, int to)
-{
-    int64_t p = 1;
-    for (int i = from; i < to; i++)
-        p *= d[i];
-    return p;
-}
-
-static enum sp_status run_copy(struct sp_node *n, void *scratch, struct sp_error *err)
-{
-    const struct sp_tensor *x = sp_node_in(n, 0);
-    struct sp_tensor *y = sp_node_out(n, 0);
-    size_t bytes = sp_tensor_nbytes(x);
-    if (bytes && x->data != y->data)
-        memcpy(y->data, x->data, bytes);
-    return SP_OK;
-}
-
 /* ---- element conversion (Cast, Pad's value) --------------------------------- */
 
 static bool castable(enum sp_dtype t)
@@ -349,7 +331,7 @@ static enum sp_status identity_prepare(struct sp_node *n, struct sp_error *err)
     return set_out(n, 0, x->dtype, x->ndim, x->dims, err);
 }
 
-const struct sp_op sp_op_Identity = {"Identity", "", 1, 18, identity_init, identity_prepare, run_copy, NULL};
+const struct sp_op sp_op_Identity = {"Identity", "", 1, 18, identity_init, identity_prepare, sp_dm_run_copy, NULL};
 
 struct dropout_state {
     bool check_training_at_run; /* training_mode is data: refuse true at run */
@@ -400,7 +382,7 @@ static enum sp_status dropout_run(struct sp_node *n, void *scratch, struct sp_er
     struct dropout_state *s = n->state;
     if (s->check_training_at_run && *(const uint8_t *)sp_node_in(n, 2)->data)
         return sp_node_error(n, err, SP_ERR_UNSUPPORTED, "training_mode = true is not supported (inference only)");
-    run_copy(n, scratch, err);
+    sp_dm_run_copy(n, scratch, err);
     struct sp_tensor *m = sp_node_out(n, 1);
     if (m) {
         /* Inference keeps every element: the mask is all ones / true. */
@@ -552,7 +534,7 @@ static enum sp_status concat_run(struct sp_node *n, void *scratch, struct sp_err
     struct axis_state *s = n->state;
     struct sp_tensor *y = sp_node_out(n, 0);
     size_t es = sp_dtype_size(y->dtype);
-    int64_t outer = prod(y->dims, 0, s->norm), inner = prod(y->dims, s->norm + 1, y->ndim);
+    int64_t outer = sp_dm_prod(y->dims, 0, s->norm), inner = sp_dm_prod(y->dims, s->norm + 1, y->ndim);
     size_t out_row = (size_t)(y->dims[s->norm] * inner) * es;
     size_t pos = 0;
     for (int i = 0; i < n->n_inputs; i++) {
@@ -675,7 +657,7 @@ static enum sp_status split_run(struct sp_node *n, void *scratch, struct sp_erro
     struct split_state *s = n->state;
     const struct sp_tensor *x = sp_node_in(n, 0);
     size_t es = sp_dtype_size(x->dtype);
-    int64_t outer = prod(x->dims, 0, s->norm), inner = prod(x->dims, s->norm + 1, x->ndim);
+    int64_t outer = sp_dm_prod(x->dims, 0, s->norm), inner = sp_dm_prod(x->dims, s->norm + 1, x->ndim);
     size_t in_row = (size_t)(x->dims[s->norm] * inner) * es, pos = 0;
     for (int i = 0; i < n->n_outputs; i++) {
         size_t chunk = (size_t)(s->sizes[i] * inner) * es;
@@ -879,7 +861,7 @@ static enum sp_status gather_run(struct sp_node *n, void *scratch, struct sp_err
     const struct sp_tensor *x = sp_node_in(n, 0), *idx = sp_node_in(n, 1);
     struct sp_tensor *y = sp_node_out(n, 0);
     size_t es = sp_dtype_size(x->dtype);
-    int64_t outer = prod(x->dims, 0, s->norm), inner = prod(x->dims, s->norm + 1, x->ndim);
+    int64_t outer = sp_dm_prod(x->dims, 0, s->norm), inner = sp_dm_prod(x->dims, s->norm + 1, x->ndim);
     int64_t dim = x->dims[s->norm], ni = sp_tensor_numel(idx);
     size_t chunk = (size_t)inner * es;
     /* Check every index before writing so a failure leaves no half-done output. */
