@@ -19,7 +19,7 @@
 extern "C" {
 #endif
 
-#define SP_CKPT_FORMAT_VERSION 1
+#define SP_CKPT_FORMAT_VERSION 2
 /* Names and keys longer than this are refused when read (hostile files). */
 #define SP_CKPT_NAME_MAX 4096
 

@@ -80,7 +80,8 @@ struct sp_dataset {
  * Lists `dir`: regular files ending in ".npz" (case-sensitive), sorted by name.
  * Other entries are skipped with a warning through `log`. Errors: folder missing
  * or unreadable (SP_ERR_IO), not a folder (SP_ERR_IO), no .npz file in it
- * (SP_ERR_USAGE: "DIR: no .npz files (expected one sample per .npz file)").
+ * (SP_ERR_IO, an input failure: "DIR: no .npz files (expected one sample per
+ * .npz file)").
  * The files themselves are not opened here.
  */
 enum sp_status sp_dataset_open(const char *dir, const struct sp_logger *log, struct sp_dataset *out,

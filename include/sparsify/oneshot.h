@@ -54,7 +54,7 @@ struct sp_oneshot_config {
  * "sparsify-output", batch 8, holdout 0.05, SparseGPT, calibration -1). */
 void sp_oneshot_config_init(struct sp_oneshot_config *cfg);
 
-/* Where a run stopped; lets the CLI tell input failures from output failures. */
+/* Where a run stopped (for logs and callers; exit codes follow the status). */
 enum sp_oneshot_stage {
     SP_STAGE_SETUP = 0,  /* checking the configuration */
     SP_STAGE_MODEL,      /* loading and distributing the model */

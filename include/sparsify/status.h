@@ -17,7 +17,8 @@ extern "C" {
 enum sp_status {
     SP_OK = 0,
     SP_ERR_USAGE,           /* bad command-line value or API argument */
-    SP_ERR_IO,              /* file or folder cannot be read/written */
+    SP_ERR_IO,              /* an input file or folder is missing or cannot be read */
+    SP_ERR_WRITE,           /* an output file or folder cannot be created or written */
     SP_ERR_FORMAT,          /* a file's content is malformed (ONNX, npz, HDF5) */
     SP_ERR_MISMATCH,        /* data disagrees with the model (key, shape, dtype) */
     SP_ERR_UNSUPPORTED,     /* valid input sparsify does not handle (op, opset, dtype) */

@@ -163,7 +163,7 @@ static int make_dirs(const char *path)
 }
 
 static enum sp_status cmd_run(const struct sp_cli_options *opt, struct sp_comm *comm, const struct sp_logger *log,
-                              bool *output_stage, struct sp_error *err)
+                              struct sp_error *err)
 {
     char *model = NULL, *data = NULL;
     const char *mname, *dname;
@@ -175,15 +175,12 @@ static enum sp_status cmd_run(const struct sp_cli_options *opt, struct sp_comm *
     if (sp_comm_rank(comm) == 0) {
         /* The folder must exist before any rank writes into it. */
         if (make_dirs(opt->output) != 0) {
-            st = sp_error_set(err, SP_ERR_IO, "--output %s: cannot create the folder: %s", opt->output,
+            st = sp_error_set(err, SP_ERR_WRITE, "--output %s: cannot create the folder: %s", opt->output,
                               strerror(errno));
         }
     }
-    /* Every rank maps this failure to the output exit code, not just rank 0. */
-    if ((st = sp_comm_agree(comm, st, err))) {
-        *output_stage = true;
+    if ((st = sp_comm_agree(comm, st, err)))
         goto out;
-    }
     size_t done = 0;
     st = run_share(opt, model, data, comm, log, &done, err);
     int64_t total = (int64_t)done;
@@ -230,7 +227,7 @@ static void cli_progress(void *user, int pass, long long done, long long total, 
 }
 
 static enum sp_status cmd_one_shot(struct sp_cli_options *opt, struct sp_comm *comm, const struct sp_logger *log,
-                                   bool *output_stage, struct sp_error *err)
+                                   struct sp_error *err)
 {
     char *model = NULL, *data = NULL;
     const char *mname = NULL, *dname = NULL;
@@ -259,7 +256,6 @@ static enum sp_status cmd_one_shot(struct sp_cli_options *opt, struct sp_comm *c
                strerror(errno));
     st = sp_oneshot_run_ex(&cfg, comm, log, &res, err);
     sp_cli_signals_restore();
-    *output_stage = st && res.stage == SP_STAGE_OUTPUT;
     if (!st && sp_comm_rank(comm) == 0 && !opt->quiet)
         printf("sparsify: one-shot done: %s/model.onnx and %s/report.json (%lld samples, %d ranks)\n%s%s",
                cfg.output_dir, cfg.output_dir, res.samples, sp_comm_size(comm), res.summary,
@@ -277,7 +273,7 @@ int sp_cli_main(int argc, char **argv, struct sp_comm *comm)
     struct sp_error err = {0};
     if (!comm) {
         fprintf(stderr, "sparsify: error: MPI could not start (is Open MPI installed and working?)\n");
-        return sp_cli_exit_code(SP_ERR_MPI, false);
+        return sp_cli_exit_code(SP_ERR_MPI);
     }
     int rank = sp_comm_rank(comm);
     struct sp_cli_options opt;
@@ -286,7 +282,7 @@ int sp_cli_main(int argc, char **argv, struct sp_comm *comm)
         if (rank == 0)
             fprintf(stderr, "sparsify: error: %s\n", err.msg);
         sp_cli_options_free(&opt);
-        return sp_cli_exit_code(st, false);
+        return sp_cli_exit_code(st);
     }
     if (opt.version || opt.help) {
         if (rank == 0) {
@@ -301,10 +297,9 @@ int sp_cli_main(int argc, char **argv, struct sp_comm *comm)
 
     struct log_ctx ctx = {rank, sp_comm_size(comm)};
     struct sp_logger log = {log_stderr, &ctx, opt.log_level};
-    bool output_stage = false;
     switch (opt.command) {
-    case SP_CMD_ONE_SHOT: st = cmd_one_shot(&opt, comm, &log, &output_stage, &err); break;
-    case SP_CMD_RUN: st = cmd_run(&opt, comm, &log, &output_stage, &err); break;
+    case SP_CMD_ONE_SHOT: st = cmd_one_shot(&opt, comm, &log, &err); break;
+    case SP_CMD_RUN: st = cmd_run(&opt, comm, &log, &err); break;
     case SP_CMD_BENCH: st = sp_cli_bench(&opt, comm, &log, &err); break;
     case SP_CMD_EVAL: st = sp_cli_cmd_eval(&opt, comm, &log, &err); break;
     default: st = sp_error_set(&err, SP_ERR_INTERNAL, "no command"); break;
@@ -313,5 +308,5 @@ int sp_cli_main(int argc, char **argv, struct sp_comm *comm)
         fprintf(stderr, "sparsify: error: %s\n", err.msg[0] ? err.msg : sp_status_str(st));
     sp_cli_options_free(&opt);
     fflush(stdout);
-    return sp_cli_exit_code(st, output_stage);
+    return sp_cli_exit_code(st);
 }

@@ -67,11 +67,11 @@ void sp_cli_help(FILE *out, enum sp_cli_command cmd);
 const char *sp_cli_command_name(enum sp_cli_command cmd);
 
 /*
- * The exit code for a status (the table documented in --help and docs/cli.md).
- * `output_stage` is true when the failure happened while writing the output
- * folder, which turns SP_ERR_IO into exit code 6.
+ * The exit code for a status (the table documented in --help and docs/cli.md):
+ * a failed read (SP_ERR_IO) is an input failure, 3; a failed write
+ * (SP_ERR_WRITE: output folder, model, report, checkpoint) is 6.
  */
-int sp_cli_exit_code(enum sp_status st, bool output_stage);
+int sp_cli_exit_code(enum sp_status st);
 
 /*
  * Resolves MODEL / DATA: an existing path is used as it is; otherwise a bare

@@ -109,7 +109,7 @@ static const struct {
     {3, "input: a model or data file is missing, unreadable or malformed, or the data does not match the model"},
     {4, "unsupported: a valid model sparsify cannot handle (operator, opset, dtype)"},
     {5, "not implemented yet (e.g. optim levels above 0 until compression lands)"},
-    {6, "output: the output folder cannot be created or written"},
+    {6, "output: the output folder, a file in it or a checkpoint cannot be written"},
     {7, "MPI failure, or MPI could not start"},
     {8, "interrupted: stopped by a signal after writing a checkpoint"},
     {9, "checkpoint: corrupt, or from another model, data or settings"},
@@ -118,12 +118,13 @@ static const struct {
     {70, "internal error (a bug in sparsify: please report it)"},
 };
 
-int sp_cli_exit_code(enum sp_status st, bool output_stage)
+int sp_cli_exit_code(enum sp_status st)
 {
     switch (st) {
     case SP_OK: return 0;
     case SP_ERR_USAGE: return 2;
-    case SP_ERR_IO: return output_stage ? 6 : 3;
+    case SP_ERR_IO: return 3;
+    case SP_ERR_WRITE: return 6;
     case SP_ERR_FORMAT:
     case SP_ERR_MISMATCH: return 3;
     case SP_ERR_UNSUPPORTED: return 4;

@@ -8,6 +8,7 @@ static const char *const status_names[SP_STATUS_COUNT] = {
     [SP_OK] = "ok",
     [SP_ERR_USAGE] = "usage error",
     [SP_ERR_IO] = "I/O error",
+    [SP_ERR_WRITE] = "cannot write",
     [SP_ERR_FORMAT] = "format error",
     [SP_ERR_MISMATCH] = "data does not match the model",
     [SP_ERR_UNSUPPORTED] = "unsupported",

@@ -120,7 +120,7 @@ enum sp_status sp_dataset_open(const char *dir, const struct sp_logger *log, str
 out:
     closedir(d);
     if (!st && out->count == 0)
-        st = sp_error_set(err, SP_ERR_USAGE, "%s: no .npz files (expected one sample per .npz file)", dir);
+        st = sp_error_set(err, SP_ERR_IO, "%s: no .npz files (expected one sample per .npz file)", dir);
     if (st) {
         sp_dataset_free(out);
         return st;

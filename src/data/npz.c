@@ -238,7 +238,7 @@ enum sp_status sp_npz_write(const char *path, const struct sp_npz *npz, struct s
     unlink(tmp); /* a stale one from a crashed run with the same pid */
     zip_t *za = zip_open(tmp, ZIP_CREATE | ZIP_EXCL, &zerr);
     if (!za)
-        return sp_error_set(err, SP_ERR_IO, "%s: cannot create: %s", tmp, zip_open_error(zerr, ebuf, sizeof ebuf));
+        return sp_error_set(err, SP_ERR_WRITE, "%s: cannot create: %s", tmp, zip_open_error(zerr, ebuf, sizeof ebuf));
     enum sp_status st = SP_OK;
     for (int i = 0; i < npz->count; i++) {
         void *buf;
@@ -257,13 +257,13 @@ enum sp_status sp_npz_write(const char *path, const struct sp_npz *npz, struct s
         zip_int64_t idx = zip_file_add(za, member, src, ZIP_FL_ENC_UTF_8);
         if (idx < 0) {
             zip_source_free(src);
-            st = sp_error_set(err, SP_ERR_IO, "%s: key '%s': %s", path, npz->names[i], zip_strerror(za));
+            st = sp_error_set(err, SP_ERR_WRITE, "%s: key '%s': %s", path, npz->names[i], zip_strerror(za));
             goto fail;
         }
         /* Stored, like np.savez; a fixed timestamp makes outputs reproducible. */
         if (zip_set_file_compression(za, (zip_uint64_t)idx, ZIP_CM_STORE, 0) != 0 ||
             zip_file_set_mtime(za, (zip_uint64_t)idx, 946684800, 0) != 0) {
-            st = sp_error_set(err, SP_ERR_IO, "%s: key '%s': %s", path, npz->names[i], zip_strerror(za));
+            st = sp_error_set(err, SP_ERR_WRITE, "%s: key '%s': %s", path, npz->names[i], zip_strerror(za));
             goto fail;
         }
     }
@@ -275,26 +275,26 @@ enum sp_status sp_npz_write(const char *path, const struct sp_npz *npz, struct s
         static const unsigned char eocd[22] = {'P', 'K', 5, 6};
         FILE *f = fopen(tmp, "wbx");
         if (!f || fwrite(eocd, 1, sizeof eocd, f) != sizeof eocd) {
-            st = sp_error_set(err, SP_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
+            st = sp_error_set(err, SP_ERR_WRITE, "%s: cannot write: %s", tmp, strerror(errno));
             if (f)
                 fclose(f);
             goto fail;
         }
         if (fclose(f) != 0) {
-            st = sp_error_set(err, SP_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
+            st = sp_error_set(err, SP_ERR_WRITE, "%s: cannot write: %s", tmp, strerror(errno));
             goto fail;
         }
     } else if (zip_close(za) != 0) {
-        st = sp_error_set(err, SP_ERR_IO, "%s: cannot write: %s", tmp, zip_strerror(za));
+        st = sp_error_set(err, SP_ERR_WRITE, "%s: cannot write: %s", tmp, zip_strerror(za));
         goto fail;
     }
     za = NULL;
     if (fsync_path(tmp, O_RDONLY) != 0) {
-        st = sp_error_set(err, SP_ERR_IO, "%s: fsync failed: %s", tmp, strerror(errno));
+        st = sp_error_set(err, SP_ERR_WRITE, "%s: fsync failed: %s", tmp, strerror(errno));
         goto fail;
     }
     if (rename(tmp, path) != 0) {
-        st = sp_error_set(err, SP_ERR_IO, "%s: cannot rename the temporary file into place: %s", path,
+        st = sp_error_set(err, SP_ERR_WRITE, "%s: cannot rename the temporary file into place: %s", path,
                           strerror(errno));
         goto fail;
     }

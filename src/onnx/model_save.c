@@ -69,7 +69,7 @@ static enum sp_status atomic_open(struct atomic_file *af, const char *path, stru
         int e = errno;
         free(af->tmp);
         af->tmp = NULL;
-        return sp_error_set(err, SP_ERR_IO, "%s: cannot create a temporary file beside it: %s", path, strerror(e));
+        return sp_error_set(err, SP_ERR_WRITE, "%s: cannot create a temporary file beside it: %s", path, strerror(e));
     }
     if (fchmod(af->fd, creation_mode()) != 0) {
         /* Not fatal: the file is still correct, only more private. */
@@ -86,7 +86,7 @@ static enum sp_status atomic_write(struct atomic_file *af, const void *data, siz
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
-            return sp_error_set(err, SP_ERR_IO, "%s: cannot write: %s", af->path,
+            return sp_error_set(err, SP_ERR_WRITE, "%s: cannot write: %s", af->path,
                                 w < 0 ? strerror(errno) : "no progress");
         p += w;
         len -= (size_t)w;
@@ -99,9 +99,9 @@ static enum sp_status atomic_finish(struct atomic_file *af, struct sp_error *err
 {
     enum sp_status st = SP_OK;
     if (fsync(af->fd) != 0)
-        st = sp_error_set(err, SP_ERR_IO, "%s: cannot sync to disk: %s", af->path, strerror(errno));
+        st = sp_error_set(err, SP_ERR_WRITE, "%s: cannot sync to disk: %s", af->path, strerror(errno));
     if (close(af->fd) != 0 && !st)
-        st = sp_error_set(err, SP_ERR_IO, "%s: cannot close: %s", af->path, strerror(errno));
+        st = sp_error_set(err, SP_ERR_WRITE, "%s: cannot close: %s", af->path, strerror(errno));
     af->fd = -1;
     return st;
 }
@@ -109,7 +109,7 @@ static enum sp_status atomic_finish(struct atomic_file *af, struct sp_error *err
 static enum sp_status atomic_rename(struct atomic_file *af, struct sp_error *err)
 {
     if (rename(af->tmp, af->path) != 0)
-        return sp_error_set(err, SP_ERR_IO, "%s: cannot rename the temporary file into place: %s", af->path,
+        return sp_error_set(err, SP_ERR_WRITE, "%s: cannot rename the temporary file into place: %s", af->path,
                             strerror(errno));
     free(af->tmp);
     af->tmp = NULL;
@@ -145,7 +145,7 @@ static enum sp_status sync_parent_dir(const char *path, struct sp_error *err)
     enum sp_status st = SP_OK;
     int fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0 || fsync(fd) != 0)
-        st = sp_error_set(err, SP_ERR_IO, "%s: cannot sync folder '%s': %s", path, d, strerror(errno));
+        st = sp_error_set(err, SP_ERR_WRITE, "%s: cannot sync folder '%s': %s", path, d, strerror(errno));
     if (fd >= 0)
         close(fd);
     free(dir);

@@ -43,13 +43,13 @@ enum sp_status sp_outdir_check(const char *root, struct sp_error *err)
     struct stat sb;
     if (stat(path, &sb) == 0) {
         if (!S_ISDIR(sb.st_mode))
-            return sp_error_set(err, SP_ERR_IO, "--output %s: exists and is not a folder", root);
+            return sp_error_set(err, SP_ERR_WRITE, "--output %s: exists and is not a folder", root);
         if (access(path, W_OK | X_OK) != 0)
-            return sp_error_set(err, SP_ERR_IO, "--output %s: folder is not writable: %s", root, strerror(errno));
+            return sp_error_set(err, SP_ERR_WRITE, "--output %s: folder is not writable: %s", root, strerror(errno));
         return SP_OK;
     }
     if (errno != ENOENT)
-        return sp_error_set(err, SP_ERR_IO, "--output %s: %s", root, strerror(errno));
+        return sp_error_set(err, SP_ERR_WRITE, "--output %s: %s", root, strerror(errno));
     /* Walk up to the nearest existing ancestor. */
     for (;;) {
         size_t n = strlen(path);
@@ -65,16 +65,16 @@ enum sp_status sp_outdir_check(const char *root, struct sp_error *err)
         }
         if (stat(path, &sb) == 0) {
             if (!S_ISDIR(sb.st_mode))
-                return sp_error_set(err, SP_ERR_IO, "--output %s: %s is not a folder", root, path);
+                return sp_error_set(err, SP_ERR_WRITE, "--output %s: %s is not a folder", root, path);
             if (access(path, W_OK | X_OK) != 0)
-                return sp_error_set(err, SP_ERR_IO, "--output %s: cannot create it in %s: %s", root, path,
+                return sp_error_set(err, SP_ERR_WRITE, "--output %s: cannot create it in %s: %s", root, path,
                                     strerror(errno));
             return SP_OK;
         }
         if (errno != ENOENT)
-            return sp_error_set(err, SP_ERR_IO, "--output %s: %s: %s", root, path, strerror(errno));
+            return sp_error_set(err, SP_ERR_WRITE, "--output %s: %s: %s", root, path, strerror(errno));
         if (strcmp(path, ".") == 0 || strcmp(path, "/") == 0)
-            return sp_error_set(err, SP_ERR_IO, "--output %s: no existing parent folder", root);
+            return sp_error_set(err, SP_ERR_WRITE, "--output %s: no existing parent folder", root);
     }
 }
 
@@ -105,12 +105,12 @@ static enum sp_status make_dirs(struct sp_outdir *od, const char *path, struct s
         struct stat sb;
         if (stat(buf, &sb) != 0) {
             if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-                return sp_error_set(err, SP_ERR_IO, "%s: cannot create folder: %s", buf, strerror(errno));
+                return sp_error_set(err, SP_ERR_WRITE, "%s: cannot create folder: %s", buf, strerror(errno));
             enum sp_status st = push_dir(od, buf, err);
             if (st)
                 return st;
         } else if (!S_ISDIR(sb.st_mode)) {
-            return sp_error_set(err, SP_ERR_IO, "%s: exists and is not a folder", buf);
+            return sp_error_set(err, SP_ERR_WRITE, "%s: exists and is not a folder", buf);
         }
         *p = saved;
         if (!saved)
@@ -124,7 +124,12 @@ enum sp_status sp_outdir_begin(struct sp_outdir *od, const char *root, struct sp
     memset(od, 0, sizeof *od);
     if (!(od->root = dup_str(root)))
         return sp_error_set(err, SP_ERR_NOMEM, "out of memory");
-    return make_dirs(od, root, err);
+    /* A path like A/new/../file/out creates A/new before failing on A/file:
+     * what this call created goes again, as the caller has nothing to abort. */
+    enum sp_status st = make_dirs(od, root, err);
+    if (st)
+        sp_outdir_abort(od);
+    return st;
 }
 
 static bool rel_ok(const char *rel)
@@ -199,7 +204,7 @@ static enum sp_status write_all(int fd, const char *path, const void *buf, size_
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
-            return sp_error_set(err, SP_ERR_IO, "%s: write failed: %s", path, w < 0 ? strerror(errno) : "no progress");
+            return sp_error_set(err, SP_ERR_WRITE, "%s: write failed: %s", path, w < 0 ? strerror(errno) : "no progress");
         p += w;
         len -= (size_t)w;
     }
@@ -215,12 +220,12 @@ enum sp_status sp_outdir_write(struct sp_outdir *od, const char *rel, const void
         return st;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
-        return sp_error_set(err, SP_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+        return sp_error_set(err, SP_ERR_WRITE, "%s: cannot create: %s", tmp, strerror(errno));
     st = write_all(fd, tmp, buf, len, err);
     if (!st && fsync(fd) != 0)
-        st = sp_error_set(err, SP_ERR_IO, "%s: fsync failed: %s", tmp, strerror(errno));
+        st = sp_error_set(err, SP_ERR_WRITE, "%s: fsync failed: %s", tmp, strerror(errno));
     if (close(fd) != 0 && !st)
-        st = sp_error_set(err, SP_ERR_IO, "%s: close failed: %s", tmp, strerror(errno));
+        st = sp_error_set(err, SP_ERR_WRITE, "%s: close failed: %s", tmp, strerror(errno));
     return st;
 }
 
@@ -232,11 +237,11 @@ enum sp_status sp_outdir_copy(struct sp_outdir *od, const char *src, const char 
         return st;
     int in = open(src, O_RDONLY | O_CLOEXEC);
     if (in < 0)
-        return sp_error_set(err, SP_ERR_IO, "%s: cannot open: %s", src, strerror(errno));
+        return sp_error_set(err, SP_ERR_WRITE, "%s: cannot open: %s", src, strerror(errno));
     int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (out < 0) {
         close(in);
-        return sp_error_set(err, SP_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+        return sp_error_set(err, SP_ERR_WRITE, "%s: cannot create: %s", tmp, strerror(errno));
     }
     enum { CHUNK = 1 << 20 };
     char *buf = malloc(CHUNK);
@@ -247,7 +252,7 @@ enum sp_status sp_outdir_copy(struct sp_outdir *od, const char *src, const char 
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
-            st = sp_error_set(err, SP_ERR_IO, "%s: read failed: %s", src, strerror(errno));
+            st = sp_error_set(err, SP_ERR_WRITE, "%s: read failed: %s", src, strerror(errno));
         if (r <= 0)
             break;
         st = write_all(out, tmp, buf, (size_t)r, err);
@@ -255,9 +260,9 @@ enum sp_status sp_outdir_copy(struct sp_outdir *od, const char *src, const char 
     free(buf);
     close(in);
     if (!st && fsync(out) != 0)
-        st = sp_error_set(err, SP_ERR_IO, "%s: fsync failed: %s", tmp, strerror(errno));
+        st = sp_error_set(err, SP_ERR_WRITE, "%s: fsync failed: %s", tmp, strerror(errno));
     if (close(out) != 0 && !st)
-        st = sp_error_set(err, SP_ERR_IO, "%s: close failed: %s", tmp, strerror(errno));
+        st = sp_error_set(err, SP_ERR_WRITE, "%s: close failed: %s", tmp, strerror(errno));
     return st;
 }
 
@@ -274,9 +279,9 @@ enum sp_status sp_outdir_commit(struct sp_outdir *od, struct sp_error *err)
 {
     for (size_t i = od->n_committed; i < od->n_files; i++) {
         if (rename(od->tmp[i], od->final[i]) != 0) {
-            sp_error_set(err, SP_ERR_IO, "%s: cannot rename into place: %s", od->final[i], strerror(errno));
+            sp_error_set(err, SP_ERR_WRITE, "%s: cannot rename into place: %s", od->final[i], strerror(errno));
             sp_outdir_abort(od);
-            return SP_ERR_IO;
+            return SP_ERR_WRITE;
         }
         od->n_committed = i + 1;
     }

@@ -82,7 +82,7 @@ int main(void)
 }
 C
 # shellcheck disable=SC2086
-cc -std=c11 -Wall -Wextra -Werror -o "$T/hello" "$T/hello.c" $flags 2>"$T/cc.log" ||
+cc -std=c11 -Wall -Wextra -Werror ${SPARSIFY_TEST_LINK_FLAGS:-} -o "$T/hello" "$T/hello.c" $flags 2>"$T/cc.log" ||
   { cat "$T/cc.log"; fail "a C program does not build against the installed library"; }
 if [ -x "$T/hello" ]; then
   out=$(LD_LIBRARY_PATH=$P/$libdir "$T/hello") || fail "the C program failed: $out"

@@ -116,7 +116,7 @@ static void expect_usage(const char *flag, const char **args)
         fprintf(stderr, "\n  args starting '%s %s': status %d, message '%s' (expected one naming %s)\n", args[0],
                 args[1] ? args[1] : "", st, e.msg, flag);
     CU_ASSERT_EQUAL(st, SP_ERR_USAGE);
-    CU_ASSERT_EQUAL(sp_cli_exit_code(st, false), 2);
+    CU_ASSERT_EQUAL(sp_cli_exit_code(st), 2);
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, flag));
     CU_ASSERT_PTR_NULL(strchr(e.msg, '\n'));
     sp_cli_options_free(&o);
@@ -175,24 +175,24 @@ static void test_bad_values_name_their_flag(void)
 
 static void test_exit_code_table(void)
 {
-    CU_ASSERT_EQUAL(sp_cli_exit_code(SP_OK, false), 0);
-    CU_ASSERT_EQUAL(sp_cli_exit_code(SP_ERR_USAGE, false), 2);
-    CU_ASSERT_EQUAL(sp_cli_exit_code(SP_ERR_IO, false), 3);
-    CU_ASSERT_EQUAL(sp_cli_exit_code(SP_ERR_IO, true), 6);
-    CU_ASSERT_EQUAL(sp_cli_exit_code(SP_ERR_FORMAT, false), 3);
-    CU_ASSERT_EQUAL(sp_cli_exit_code(SP_ERR_MISMATCH, false), 3);
-    CU_ASSERT_EQUAL(sp_cli_exit_code(SP_ERR_UNSUPPORTED, false), 4);
-    CU_ASSERT_EQUAL(sp_cli_exit_code(SP_ERR_NOT_IMPLEMENTED, false), 5);
-    CU_ASSERT_EQUAL(sp_cli_exit_code(SP_ERR_MPI, false), 7);
-    CU_ASSERT_EQUAL(sp_cli_exit_code(SP_ERR_INTERRUPTED, false), 8);
-    CU_ASSERT_EQUAL(sp_cli_exit_code(SP_ERR_CHECKPOINT, false), 9);
-    CU_ASSERT_EQUAL(sp_cli_exit_code(SP_ERR_NUMERIC, false), 10);
-    CU_ASSERT_EQUAL(sp_cli_exit_code(SP_ERR_NOMEM, false), 11);
-    CU_ASSERT_EQUAL(sp_cli_exit_code(SP_ERR_INTERNAL, false), 70);
+    CU_ASSERT_EQUAL(sp_cli_exit_code(SP_OK), 0);
+    CU_ASSERT_EQUAL(sp_cli_exit_code(SP_ERR_USAGE), 2);
+    CU_ASSERT_EQUAL(sp_cli_exit_code(SP_ERR_IO), 3);
+    CU_ASSERT_EQUAL(sp_cli_exit_code(SP_ERR_WRITE), 6);
+    CU_ASSERT_EQUAL(sp_cli_exit_code(SP_ERR_FORMAT), 3);
+    CU_ASSERT_EQUAL(sp_cli_exit_code(SP_ERR_MISMATCH), 3);
+    CU_ASSERT_EQUAL(sp_cli_exit_code(SP_ERR_UNSUPPORTED), 4);
+    CU_ASSERT_EQUAL(sp_cli_exit_code(SP_ERR_NOT_IMPLEMENTED), 5);
+    CU_ASSERT_EQUAL(sp_cli_exit_code(SP_ERR_MPI), 7);
+    CU_ASSERT_EQUAL(sp_cli_exit_code(SP_ERR_INTERRUPTED), 8);
+    CU_ASSERT_EQUAL(sp_cli_exit_code(SP_ERR_CHECKPOINT), 9);
+    CU_ASSERT_EQUAL(sp_cli_exit_code(SP_ERR_NUMERIC), 10);
+    CU_ASSERT_EQUAL(sp_cli_exit_code(SP_ERR_NOMEM), 11);
+    CU_ASSERT_EQUAL(sp_cli_exit_code(SP_ERR_INTERNAL), 70);
     /* Every status maps to a non-zero code but OK; no two meanings share 1. */
     for (int s = 1; s < SP_STATUS_COUNT; s++) {
-        CU_ASSERT_NOT_EQUAL(sp_cli_exit_code((enum sp_status)s, false), 0);
-        CU_ASSERT_NOT_EQUAL(sp_cli_exit_code((enum sp_status)s, false), 1);
+        CU_ASSERT_NOT_EQUAL(sp_cli_exit_code((enum sp_status)s), 0);
+        CU_ASSERT_NOT_EQUAL(sp_cli_exit_code((enum sp_status)s), 1);
     }
 }
 

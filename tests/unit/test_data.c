@@ -497,7 +497,7 @@ static void test_writer_round_trip(void)
     char bad[4300];
     snprintf(bad, sizeof bad, "%s/missing/sub.npz", dir);
     sp_error_clear(&err);
-    CU_ASSERT_EQUAL(sp_npz_write(bad, &z, &err), SP_ERR_IO);
+    CU_ASSERT_EQUAL(sp_npz_write(bad, &z, &err), SP_ERR_WRITE);
     free(z.names[1]);
     z.names[1] = xstrdup("x");
     snprintf(bad, sizeof bad, "%s/dup.npz", dir);
@@ -716,12 +716,12 @@ static void test_dataset_errors(void)
     const char *empty = sp_test_tmpdir();
     char want[4300];
     snprintf(want, sizeof want, "%s: no .npz files (expected one sample per .npz file)", empty);
-    CU_ASSERT_EQUAL(sp_dataset_open(empty, NULL, &ds, &err), SP_ERR_USAGE);
+    CU_ASSERT_EQUAL(sp_dataset_open(empty, NULL, &ds, &err), SP_ERR_IO);
     CU_ASSERT_STRING_EQUAL(err.msg, want);
     rmdir(empty);
     sp_error_clear(&err);
     p = FIX("folder_no_npz");
-    expect_error(sp_dataset_open(p, NULL, &ds, &err), SP_ERR_USAGE, &err, "no npz",
+    expect_error(sp_dataset_open(p, NULL, &ds, &err), SP_ERR_IO, &err, "no npz",
                  (const char *[]){p, "no .npz files", NULL});
     CU_ASSERT_EQUAL(ds.count, 0);
     CU_ASSERT_PTR_NULL(ds.files);

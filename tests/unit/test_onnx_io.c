@@ -672,7 +672,7 @@ static void test_save_failures_leave_nothing(void)
     struct sp_error err = {0};
 
     const char *p = join(dir, "no/such/folder/model.onnx");
-    CU_ASSERT_EQUAL(sp_model_save(m, p, &err), SP_ERR_IO);
+    CU_ASSERT_EQUAL(sp_model_save(m, p, &err), SP_ERR_WRITE);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, p));
     CU_ASSERT_EQUAL(count_entries(dir), 0);
 
@@ -680,12 +680,12 @@ static void test_save_failures_leave_nothing(void)
     CU_ASSERT_EQUAL_FATAL(mkdir(join(dir, "taken"), 0755), 0);
     write_bytes(join(dir, "taken/keep"), "x", 1);
     sp_error_clear(&err);
-    CU_ASSERT_EQUAL(sp_model_save(m, join(dir, "taken"), &err), SP_ERR_IO);
+    CU_ASSERT_EQUAL(sp_model_save(m, join(dir, "taken"), &err), SP_ERR_WRITE);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, join(dir, "taken")));
     CU_ASSERT_EQUAL(count_entries(dir), 1);
     sp_error_clear(&err);
     struct sp_model_save_opts opts = {.max_inline_bytes = 0, .external_min_bytes = 0};
-    CU_ASSERT_EQUAL(sp_model_save_ex(m, join(dir, "taken"), &opts, &err), SP_ERR_IO);
+    CU_ASSERT_EQUAL(sp_model_save_ex(m, join(dir, "taken"), &opts, &err), SP_ERR_WRITE);
     CU_ASSERT_EQUAL(count_entries(dir), 1); /* no data file, no temps */
 
     /* A write that fails half way (file size limit): the old file survives. */
@@ -704,8 +704,8 @@ static void test_save_failures_leave_nothing(void)
     enum sp_status st2 = sp_model_save_ex(m, dst, &opts, &err);
     setrlimit(RLIMIT_FSIZE, &old_lim);
     signal(SIGXFSZ, SIG_DFL);
-    CU_ASSERT_EQUAL(st1, SP_ERR_IO);
-    CU_ASSERT_EQUAL(st2, SP_ERR_IO);
+    CU_ASSERT_EQUAL(st1, SP_ERR_WRITE);
+    CU_ASSERT_EQUAL(st2, SP_ERR_WRITE);
     CU_ASSERT_EQUAL(count_entries(dir), 2); /* taken/ and model.onnx */
     size_t len;
     char *old = read_bytes(dst, &len);
