@@ -14,11 +14,11 @@
 extern "C" {
 #endif
 
+/* Values are stable: new codes go at the end (tools map them to exit codes). */
 enum sp_status {
     SP_OK = 0,
     SP_ERR_USAGE,           /* bad command-line value or API argument */
     SP_ERR_IO,              /* an input file or folder is missing or cannot be read */
-    SP_ERR_WRITE,           /* an output file or folder cannot be created or written */
     SP_ERR_FORMAT,          /* a file's content is malformed (ONNX, npz, HDF5) */
     SP_ERR_MISMATCH,        /* data disagrees with the model (key, shape, dtype) */
     SP_ERR_UNSUPPORTED,     /* valid input sparsify does not handle (op, opset, dtype) */
@@ -29,6 +29,7 @@ enum sp_status {
     SP_ERR_CHECKPOINT,      /* checkpoint corrupt or from another run */
     SP_ERR_INTERRUPTED,     /* stopped by a signal after saving state */
     SP_ERR_INTERNAL,        /* a bug in sparsify */
+    SP_ERR_WRITE,           /* an output file or folder cannot be created or written */
     SP_STATUS_COUNT
 };
 

@@ -8,7 +8,6 @@ static const char *const status_names[SP_STATUS_COUNT] = {
     [SP_OK] = "ok",
     [SP_ERR_USAGE] = "usage error",
     [SP_ERR_IO] = "I/O error",
-    [SP_ERR_WRITE] = "cannot write",
     [SP_ERR_FORMAT] = "format error",
     [SP_ERR_MISMATCH] = "data does not match the model",
     [SP_ERR_UNSUPPORTED] = "unsupported",
@@ -19,6 +18,7 @@ static const char *const status_names[SP_STATUS_COUNT] = {
     [SP_ERR_CHECKPOINT] = "checkpoint error",
     [SP_ERR_INTERRUPTED] = "interrupted",
     [SP_ERR_INTERNAL] = "internal error",
+    [SP_ERR_WRITE] = "cannot write",
 };
 /* A status added to the enum without a name fails to compile here. */
 _Static_assert(sizeof status_names / sizeof status_names[0] == SP_STATUS_COUNT, "status_names out of sync");

@@ -2,7 +2,8 @@
 # Runs one libFuzzer harness for a fixed time from its seed corpus:
 #   run_fuzz.sh FUZZER SECONDS SEED_SOURCE...
 # SEED_SOURCE: files or folders whose files seed the corpus; "ckpt:TOOL" runs
-# the seed_ckpt TOOL into the corpus. The working corpus and any crash
+# the seed_ckpt TOOL into the corpus; "models:DIR" takes every .onnx file
+# under DIR (under 1 MB), named by its path since most are called model.onnx. The working corpus and any crash
 # artifact go to $FUZZ_OUT (default: a folder next to the fuzzer binary), so
 # a crash found in CI can be replayed: FUZZER ARTIFACT.
 set -u
@@ -15,6 +16,10 @@ mkdir -p "$OUT/corpus" "$OUT/seeds" "$OUT/artifacts"
 for s in "$@"; do
     case $s in
     ckpt:*) "${s#ckpt:}" "$OUT/seeds" || exit 1 ;;
+    models:*) if [ -d "${s#models:}" ]; then
+                  find "${s#models:}" -name '*.onnx' -size -1M | while read -r f; do
+                      cp "$f" "$OUT/seeds/$(echo "$f" | tr / _)"; done
+              fi ;;
     *) if [ -d "$s" ]; then find "$s" -type f -size -2M -exec cp -t "$OUT/seeds" {} + 2>/dev/null
        elif [ -f "$s" ]; then cp "$s" "$OUT/seeds/$(echo "$s" | tr / _)"; fi ;;
     esac
