@@ -1,7 +1,8 @@
 /*
- * The operator table, built from ops.def. Symbols are weak so that an op listed
- * in ops.def but not yet written is reported as unsupported at model load
- * instead of breaking the build.
+ * The operator table, built from ops.def. The references are strong: with weak
+ * ones a static link (libsparsify.a, the fuzz harnesses) pulls in no operator
+ * file at all and every op reads as unsupported. An op listed in ops.def
+ * without its file is therefore a link error, which is the right time to learn.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,7 +11,7 @@
 #include "engine/op.h"
 #include "sparsify/engine.h"
 
-#define SP_OP(name, family) extern const struct sp_op sp_op_##name __attribute__((weak));
+#define SP_OP(name, family) extern const struct sp_op sp_op_##name;
 #include "engine/ops/ops.def"
 #undef SP_OP
 
@@ -72,7 +73,7 @@ const struct sp_op *sp_op_find(const char *type, const char *domain)
     size_t n = sp_op_count();
     for (size_t i = 0; i < n; i++) {
         const struct sp_op *op = sp_op_table(i);
-        if (op && strcmp(op->type, type) == 0 && strcmp(op->domain ? op->domain : "", domain) == 0)
+        if (strcmp(op->type, type) == 0 && strcmp(op->domain ? op->domain : "", domain) == 0)
             return op;
     }
     return NULL;
@@ -84,11 +85,8 @@ const char *const *sp_engine_supported_ops(void)
     static int filled;
     if (!filled) {
         size_t n = sp_op_count(), k = 0;
-        for (size_t i = 0; i < n && k + 1 < sizeof names / sizeof names[0]; i++) {
-            const struct sp_op *op = sp_op_table(i);
-            if (op)
-                names[k++] = op->type;
-        }
+        for (size_t i = 0; i < n && k + 1 < sizeof names / sizeof names[0]; i++)
+            names[k++] = sp_op_table(i)->type;
         names[k] = NULL;
         filled = 1;
     }

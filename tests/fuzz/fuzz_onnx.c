@@ -8,6 +8,7 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,17 @@
  * cases, not for throughput (libFuzzer's -rss_limit_mb and -timeout apply). */
 #define MAX_INPUT_ELEMS (1 << 16)
 #define MAX_ARENA_BYTES ((size_t)256 << 20)
+
+/* SPARSIFY_FUZZ_VERBOSE=1 prints how far each input got, for triage and for
+ * checking that seeds reach the kernels: FUZZER -runs=1 FILE. */
+static void note(const char *stage, enum sp_status st, const struct sp_error *err)
+{
+    static int verbose = -1;
+    if (verbose < 0)
+        verbose = getenv("SPARSIFY_FUZZ_VERBOSE") != NULL;
+    if (verbose)
+        fprintf(stderr, "fuzz_onnx: %s: %s\n", stage, st ? err->msg : "ok");
+}
 
 static void fill(struct sp_tensor *t, int64_t n)
 {
@@ -64,13 +76,16 @@ static void run_once(struct sp_engine *e, const struct sp_model *m)
         fill(t, numel);
     }
     struct sp_error err = {0};
-    if (built == n && sp_engine_prepare(e, in, &err) == SP_OK && sp_engine_arena_bytes(e) <= MAX_ARENA_BYTES) {
+    enum sp_status st = built == n ? sp_engine_prepare(e, in, &err) : SP_ERR_USAGE;
+    note("prepare", st, &err);
+    if (!st && sp_engine_arena_bytes(e) <= MAX_ARENA_BYTES) {
         int n_out = sp_model_num_outputs(m);
         struct sp_tensor *out = calloc(n_out > 0 ? (size_t)n_out : 1, sizeof *out);
-        if (out && sp_engine_run(e, in, out, &err) == SP_OK) {
+        if (out && !(st = sp_engine_run(e, in, out, &err))) {
             for (int i = 0; i < n_out; i++)
                 sp_tensor_free(&out[i]);
         }
+        note("run", st, &err);
         free(out);
     }
     for (int i = 0; i < built; i++)
@@ -82,9 +97,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct sp_error err = {0};
     struct sp_model *m = NULL;
     /* base_dir NULL: external data is an error, the fuzzer must not read files. */
-    if (sp_model_load_buffer(data, size, "fuzz.onnx", NULL, &m, &err) == SP_OK) {
+    enum sp_status st = sp_model_load_buffer(data, size, "fuzz.onnx", NULL, &m, &err);
+    note("load", st, &err);
+    if (st == SP_OK) {
         struct sp_engine *e = NULL;
-        if (sp_engine_create(m, NULL, &e, &err) == SP_OK) {
+        st = sp_engine_create(m, NULL, &e, &err);
+        note("create", st, &err);
+        if (st == SP_OK) {
             run_once(e, m);
             sp_engine_free(e);
         }

@@ -17,7 +17,7 @@ for s in "$@"; do
     case $s in
     ckpt:*) "${s#ckpt:}" "$OUT/seeds" || exit 1 ;;
     models:*) if [ -d "${s#models:}" ]; then
-                  find "${s#models:}" -name '*.onnx' -size -1M | while read -r f; do
+                  find "${s#models:}" -name '*.onnx' -size -1024k | while read -r f; do
                       cp "$f" "$OUT/seeds/$(echo "$f" | tr / _)"; done
               fi ;;
     *) if [ -d "$s" ]; then find "$s" -type f -size -2M -exec cp -t "$OUT/seeds" {} + 2>/dev/null
