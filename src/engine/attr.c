@@ -71,9 +71,11 @@ enum sp_status sp_attr_string(const struct sp_node *n, const char *name, const c
     }
     if (attr_type(a) != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING)
         return wrong_type(n, name, "a string", err);
-    if (a->s.len >= buflen || memchr(a->s.data, '\0', a->s.len))
+    /* An empty string arrives as data == NULL, which memchr/memcpy must not see. */
+    if (a->s.len >= buflen || (a->s.len && memchr(a->s.data, '\0', a->s.len)))
         return sp_node_error(n, err, SP_ERR_FORMAT, "attribute '%s' is not a valid short string", name);
-    memcpy(buf, a->s.data, a->s.len);
+    if (a->s.len)
+        memcpy(buf, a->s.data, a->s.len);
     buf[a->s.len] = '\0';
     return SP_OK;
 }
