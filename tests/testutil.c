@@ -34,3 +34,25 @@ const char *sp_test_tmpdir(void)
     }
     return buf;
 }
+
+void *sp_test_read_file(const char *path, size_t *len)
+{
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    void *buf = n >= 0 && fseek(f, 0, SEEK_SET) == 0 ? malloc((size_t)n + 1) : NULL;
+    if (buf)
+        *len = fread(buf, 1, (size_t)n, f);
+    fclose(f);
+    return buf;
+}
+
+void sp_test_write_file(const char *path, const void *buf, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    CU_ASSERT_FATAL(f != NULL);
+    CU_ASSERT_FATAL(fwrite(buf, 1, len, f) == len);
+    CU_ASSERT_FATAL(fclose(f) == 0);
+}

@@ -2,6 +2,8 @@
 #ifndef SPARSIFY_TESTUTIL_H
 #define SPARSIFY_TESTUTIL_H
 
+#include <stddef.h>
+
 #include <CUnit/CUnit.h>
 
 /*
@@ -17,5 +19,12 @@ const char *sp_test_source_path(const char *rel);
 
 /* A fresh empty temporary folder (mkdtemp under TMPDIR); static buffer. */
 const char *sp_test_tmpdir(void);
+
+/* A whole file's bytes (malloc'ed, caller frees; one spare byte at the end)
+ * and their count in *len; NULL with *len = 0 if it cannot be read. */
+void *sp_test_read_file(const char *path, size_t *len);
+
+/* Writes `len` bytes to `path` (created or truncated); asserts fatally on error. */
+void sp_test_write_file(const char *path, const void *buf, size_t len);
 
 #endif

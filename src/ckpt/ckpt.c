@@ -61,23 +61,52 @@ static void put_attr_str(struct wctx *w, hid_t obj, const char *name, const char
     H5Tclose(t);
 }
 
+/* Raw data has no checksum in HDF5's format, only metadata does: every
+ * non-empty dataset is stored in chunks of at most this size through the
+ * Fletcher-32 filter, so a flipped bit in the statistics fails the read
+ * instead of resuming into a different model. */
+#define CKPT_CHUNK_BYTES ((hsize_t)64 << 20)
+
+static hid_t checked_layout(hid_t ftype, int rank, const hsize_t *dims)
+{
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (dcpl < 0)
+        return -1;
+    hsize_t row = H5Tget_size(ftype), chunk[2];
+    for (int i = 1; i < rank; i++)
+        row *= dims[i];
+    hsize_t rows = row ? CKPT_CHUNK_BYTES / row : 1;
+    chunk[0] = rows < 1 ? 1 : rows > dims[0] ? dims[0] : rows;
+    if (rank == 2)
+        chunk[1] = dims[1];
+    if (H5Pset_chunk(dcpl, rank, chunk) < 0 || H5Pset_fletcher32(dcpl) < 0) {
+        H5Pclose(dcpl);
+        return -1;
+    }
+    return dcpl;
+}
+
 /* A dataset of `rank` dims (1 or 2) holding `data` of memory type `type`. */
 static void put_data(struct wctx *w, hid_t grp, const char *name, hid_t ftype, hid_t mtype, int rank,
                      const hsize_t *dims, const void *data)
 {
     if (w->st)
         return;
-    hid_t sp = H5Screate_simple(rank, dims, NULL);
-    hid_t d = sp < 0 ? -1 : H5Dcreate2(grp, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     hsize_t n = 1;
     for (int i = 0; i < rank; i++)
         n *= dims[i];
+    /* HDF5 cannot chunk an empty extent; there is nothing to check in one. */
+    hid_t dcpl = n ? checked_layout(ftype, rank, dims) : H5P_DEFAULT;
+    hid_t sp = dcpl < 0 ? -1 : H5Screate_simple(rank, dims, NULL);
+    hid_t d = sp < 0 ? -1 : H5Dcreate2(grp, name, ftype, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     if (d < 0 || (n && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0))
         wfail(w, name);
     if (d >= 0)
         H5Dclose(d);
     if (sp >= 0)
         H5Sclose(sp);
+    if (dcpl > 0 && dcpl != H5P_DEFAULT)
+        H5Pclose(dcpl);
 }
 
 /* Writes strings as one fixed-length string dataset (h5dump shows them). */
@@ -440,7 +469,29 @@ static void get_attr_sha(struct rctx *r, hid_t obj, const char *name, char out[6
     H5Aclose(a);
 }
 
-/* Opens dataset `name`, checks its class and that its extent is exactly `dims`. */
+/* Whether the dataset's data passes through Fletcher-32, which HDF5 then
+ * verifies on every read (a mismatch fails H5Dread). */
+static bool has_checksum(hid_t d)
+{
+    hid_t dcpl = H5Dget_create_plist(d);
+    if (dcpl < 0)
+        return false;
+    bool found = false;
+    int nf = H5Pget_nfilters(dcpl);
+    for (int i = 0; i < nf && !found; i++) {
+        unsigned flags = 0;
+        size_t nelem = 0;
+        unsigned cd[1];
+        char fname[1];
+        found = H5Pget_filter2(dcpl, (unsigned)i, &flags, &nelem, cd, sizeof fname, fname, NULL) ==
+                H5Z_FILTER_FLETCHER32;
+    }
+    H5Pclose(dcpl);
+    return found;
+}
+
+/* Opens dataset `name`, checks its class and that its extent is exactly `dims`
+ * and, when it holds data, that the data is checksummed. */
 static hid_t open_data(struct rctx *r, hid_t grp, const char *name, H5T_class_t cls, int rank, const hsize_t *dims)
 {
     if (r->st)
@@ -454,8 +505,18 @@ static hid_t open_data(struct rctx *r, hid_t grp, const char *name, H5T_class_t 
     hsize_t got[2] = {0, 0};
     int ok = t >= 0 && H5Tget_class(t) == cls && sp >= 0 && H5Sget_simple_extent_ndims(sp) == rank &&
              H5Sget_simple_extent_dims(sp, got, NULL) == rank;
-    for (int i = 0; ok && i < rank; i++)
+    hsize_t n = 1;
+    for (int i = 0; ok && i < rank; i++) {
         ok = got[i] == dims[i];
+        n *= dims[i];
+    }
+    if (ok && n && !has_checksum(d)) {
+        H5Tclose(t);
+        H5Sclose(sp);
+        H5Dclose(d);
+        rfail(r, "dataset '%s' carries no checksum (not written by this sparsify)", name);
+        return -1;
+    }
     if (t >= 0)
         H5Tclose(t);
     if (sp >= 0)
@@ -478,7 +539,7 @@ static void get_data(struct rctx *r, hid_t grp, const char *name, H5T_class_t cl
     for (int i = 0; i < rank; i++)
         n *= dims[i];
     if (n && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
-        rfail(r, "dataset '%s' unreadable (truncated file?)", name);
+        rfail(r, "dataset '%s' unreadable: checksum mismatch or truncated file", name);
     H5Dclose(d);
 }
 
@@ -501,7 +562,7 @@ static void get_strings(struct rctx *r, hid_t grp, const char *name, int n, char
         if (!buf) {
             r->st = sp_error_set(r->err, SP_ERR_NOMEM, "out of memory reading %s", r->path);
         } else if (n && H5Dread(d, m, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
-            rfail(r, "dataset '%s' unreadable", name);
+            rfail(r, "dataset '%s' unreadable: checksum mismatch or truncated file", name);
         } else {
             for (int i = 0; i < n && !r->st; i++) {
                 char *s = strndup(buf + (size_t)i * len, len);

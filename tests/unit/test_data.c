@@ -431,19 +431,6 @@ static int count_entries(const char *dir)
     return n;
 }
 
-static void *slurp(const char *p, size_t *len)
-{
-    FILE *f = fopen(p, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *b = malloc((size_t)n + 1);
-    *len = fread(b, 1, (size_t)n, f);
-    fclose(f);
-    return b;
-}
 
 static void test_writer_round_trip(void)
 {
@@ -471,13 +458,13 @@ static void test_writer_round_trip(void)
     /* Deterministic output (fixed timestamps): byte-identical to the committed
      * file that make_npz_fixtures.py verified with np.load. */
     size_t n1 = 0, n2 = 0;
-    unsigned char *mine = slurp(p, &n1);
+    unsigned char *mine = sp_test_read_file(p, &n1);
     if (getenv("SPARSIFY_WRITE_REFERENCE")) {
         FILE *f = fopen(FIX("written_by_sparsify.npz"), "wb");
         fwrite(mine, 1, n1, f);
         fclose(f);
     }
-    unsigned char *ref = slurp(FIX("written_by_sparsify.npz"), &n2);
+    unsigned char *ref = sp_test_read_file(FIX("written_by_sparsify.npz"), &n2);
     CU_ASSERT_PTR_NOT_NULL(ref);
     CU_ASSERT(ref && n1 == n2 && memcmp(mine, ref, n1) == 0);
     free(mine);

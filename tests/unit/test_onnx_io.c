@@ -57,28 +57,6 @@ static int remove_tmpdirs(void)
     return 0;
 }
 
-static void *read_bytes(const char *path, size_t *len)
-{
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *buf = malloc(n > 0 ? (size_t)n : 1);
-    *len = fread(buf, 1, (size_t)n, f);
-    fclose(f);
-    return buf;
-}
-
-static void write_bytes(const char *path, const void *buf, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    CU_ASSERT_FATAL(f != NULL);
-    CU_ASSERT_FATAL(fwrite(buf, 1, len, f) == len);
-    fclose(f);
-}
 
 static const char *join(const char *dir, const char *name)
 {
@@ -106,7 +84,7 @@ static void save_serialized(const struct sp_model *m, const char *path)
     size_t len;
     struct sp_error err = {0};
     CU_ASSERT_FATAL(sp_model_serialize(m, &buf, &len, &err) == SP_OK);
-    write_bytes(path, buf, len);
+    sp_test_write_file(path, buf, len);
     free(buf);
 }
 
@@ -226,7 +204,7 @@ static void test_roundtrip_every_testdata_model(void)
             char path[1024];
             snprintf(path, sizeof path, "%s/%s/model.onnx", dir, e->d_name);
             size_t len;
-            void *orig = read_bytes(path, &len);
+            void *orig = sp_test_read_file(path, &len);
             if (!orig)
                 continue;
             struct sp_model *m = NULL, *c = NULL;
@@ -263,7 +241,7 @@ static void test_save_gives_identical_file(void)
     const char *dst = join(dir, "out.onnx");
     CU_ASSERT_EQUAL_FATAL(sp_model_save(m, dst, &err), SP_OK);
     size_t a, b;
-    void *x = read_bytes(src, &a), *y = read_bytes(dst, &b);
+    void *x = sp_test_read_file(src, &a), *y = sp_test_read_file(dst, &b);
     CU_ASSERT_FATAL(x && y);
     CU_ASSERT_EQUAL(a, b);
     CU_ASSERT(a == b && !memcmp(x, y, a));
@@ -335,7 +313,7 @@ static void test_unreadable_and_empty(void)
     const char *dir = tmpdir();
     expect_load_error(join(dir, "nope.onnx"), SP_ERR_IO, "cannot open");
     expect_load_error(dir, SP_ERR_IO, "folder");
-    write_bytes(join(dir, "empty.onnx"), "", 0);
+    sp_test_write_file(join(dir, "empty.onnx"), "", 0);
     expect_load_error(join(dir, "empty.onnx"), SP_ERR_FORMAT, "empty");
 }
 
@@ -348,10 +326,10 @@ static void test_not_protobuf(void)
         x = x * 1103515245u + 12345u;
         junk[i] = (unsigned char)(x >> 16);
     }
-    write_bytes(join(dir, "random.onnx"), junk, sizeof junk);
+    sp_test_write_file(join(dir, "random.onnx"), junk, sizeof junk);
     expect_load_error(join(dir, "random.onnx"), SP_ERR_FORMAT, "not");
     const char *text = "ir_version: 8\ngraph { }\n"; /* text format is not the binary format */
-    write_bytes(join(dir, "text.onnx"), text, strlen(text));
+    sp_test_write_file(join(dir, "text.onnx"), text, strlen(text));
     expect_load_error(join(dir, "text.onnx"), SP_ERR_FORMAT, "not an ONNX model");
     /* Valid protobuf, wrong message: a TensorProto from the test data. */
     expect_load_error(TESTDATA "/node/test_abs/test_data_set_0/input_0.pb", SP_ERR_FORMAT, "not a");
@@ -361,11 +339,11 @@ static void test_truncated(void)
 {
     const char *dir = tmpdir();
     size_t len;
-    void *buf = read_bytes(BASE_MODEL, &len);
+    void *buf = sp_test_read_file(BASE_MODEL, &len);
     CU_ASSERT_FATAL(buf && len > 1000);
-    write_bytes(join(dir, "half.onnx"), buf, len / 2);
+    sp_test_write_file(join(dir, "half.onnx"), buf, len / 2);
     expect_load_error(join(dir, "half.onnx"), SP_ERR_FORMAT, "truncated");
-    write_bytes(join(dir, "minus1.onnx"), buf, len - 1);
+    sp_test_write_file(join(dir, "minus1.onnx"), buf, len - 1);
     expect_load_error(join(dir, "minus1.onnx"), SP_ERR_FORMAT, "truncated");
     free(buf);
 }
@@ -510,9 +488,9 @@ static void test_external_errors(void)
     snprintf(dir, sizeof dir, "%s", tmpdir());
     snprintf(outside, sizeof outside, "%s", tmpdir());
     unsigned char bytes[64] = {0};
-    write_bytes(join(dir, "w.bin"), bytes, 48);
-    write_bytes(join(dir, "short.bin"), bytes, 40);
-    write_bytes(join(outside, "secret.bin"), bytes, 48);
+    sp_test_write_file(join(dir, "w.bin"), bytes, 48);
+    sp_test_write_file(join(dir, "short.bin"), bytes, 40);
+    sp_test_write_file(join(outside, "secret.bin"), bytes, 48);
 
     /* A correct reference first, so every failure below is the one named. */
     write_ext_model(dir, "ok.onnx", "w.bin", "0", "48");
@@ -560,7 +538,7 @@ static void test_external_errors(void)
 
     /* From memory without a folder, external data cannot be resolved. */
     size_t len;
-    void *buf = read_bytes(join(dir, "ok.onnx"), &len);
+    void *buf = sp_test_read_file(join(dir, "ok.onnx"), &len);
     struct sp_model *m = NULL;
     struct sp_error err = {0};
     CU_ASSERT_EQUAL(sp_model_load_buffer(buf, len, "buffer.onnx", NULL, &m, &err), SP_ERR_USAGE);
@@ -596,7 +574,7 @@ static void check_forced_external(const char *src)
 
     /* The file on disk follows the convention: relative location, aligned offsets. */
     size_t len;
-    void *buf = read_bytes(dst, &len);
+    void *buf = sp_test_read_file(dst, &len);
     Onnx__ModelProto *raw = onnx__model_proto__unpack(NULL, len, buf);
     CU_ASSERT_PTR_NOT_NULL_FATAL(raw);
     int n_ext = 0;
@@ -678,7 +656,7 @@ static void test_save_failures_leave_nothing(void)
 
     /* Target is a folder: the rename fails after the temp was written. */
     CU_ASSERT_EQUAL_FATAL(mkdir(join(dir, "taken"), 0755), 0);
-    write_bytes(join(dir, "taken/keep"), "x", 1);
+    sp_test_write_file(join(dir, "taken/keep"), "x", 1);
     sp_error_clear(&err);
     CU_ASSERT_EQUAL(sp_model_save(m, join(dir, "taken"), &err), SP_ERR_WRITE);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, join(dir, "taken")));
@@ -690,7 +668,7 @@ static void test_save_failures_leave_nothing(void)
 
     /* A write that fails half way (file size limit): the old file survives. */
     const char *dst = join(dir, "model.onnx");
-    write_bytes(dst, "old", 3);
+    sp_test_write_file(dst, "old", 3);
     struct rlimit old_lim, lim;
     getrlimit(RLIMIT_FSIZE, &old_lim);
     signal(SIGXFSZ, SIG_IGN);
@@ -708,7 +686,7 @@ static void test_save_failures_leave_nothing(void)
     CU_ASSERT_EQUAL(st2, SP_ERR_WRITE);
     CU_ASSERT_EQUAL(count_entries(dir), 2); /* taken/ and model.onnx */
     size_t len;
-    char *old = read_bytes(dst, &len);
+    char *old = sp_test_read_file(dst, &len);
     CU_ASSERT(len == 3 && !memcmp(old, "old", 3));
     free(old);
 

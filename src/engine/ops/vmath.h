@@ -37,8 +37,10 @@ static inline float sp_vexpf(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    /* 2^n by building the exponent field; n is in [-126, 127] after the clamp. */
-    int32_t bits = (n_bits - 0x4B400000 + 127) * (1 << 23);
+    /* 2^n by building the exponent field; n is in [-126, 127] after the clamp.
+     * Unsigned, because a NaN x escapes the clamp and leaves n_bits arbitrary
+     * (the NaN still comes out through p). */
+    uint32_t bits = ((uint32_t)n_bits - 0x4B400000u + 127u) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     float y = p * scale;
