@@ -65,6 +65,8 @@ enum sp_status sp_attr_string(const struct sp_node *n, const char *name, const c
                               struct sp_error *err)
 {
     const Onnx__AttributeProto *a = sp_attr_find(n, name);
+    if (buflen)
+        buf[0] = '\0'; /* a string even on the error paths */
     if (!a) {
         snprintf(buf, buflen, "%s", dflt ? dflt : "");
         return SP_OK;

@@ -204,7 +204,7 @@ static enum sp_status act_init(struct sp_node *n, enum act_kind k, struct sp_err
         break;
     case ACT_CLIP:
         if (n->opset < 11) {
-            float lo, hi;
+            float lo = -FLT_MAX, hi = FLT_MAX;
             s->clip_attrs = true;
             st = sp_attr_float(n, "min", -FLT_MAX, &lo, err);
             if (!st)
@@ -214,7 +214,7 @@ static enum sp_status act_init(struct sp_node *n, enum act_kind k, struct sp_err
         }
         break;
     case ACT_GELU: {
-        char buf[16];
+        char buf[16] = ""; /* stays a string when the attribute is refused */
         st = sp_attr_string(n, "approximate", "none", buf, sizeof buf, err);
         if (!st && strcmp(buf, "none") != 0 && strcmp(buf, "tanh") != 0)
             st = sp_node_error(n, err, SP_ERR_UNSUPPORTED, "attribute 'approximate' must be \"none\" or \"tanh\", got \"%s\"",
