@@ -38,15 +38,15 @@ if(SPARSIFY_FUZZ)
     add_test(NAME fuzz_onnx COMMAND ${_run} $<TARGET_FILE:fuzz_onnx> ${SPARSIFY_FUZZ_SECONDS}
       ${CMAKE_SOURCE_DIR}/tests/models/const_cnn/model.onnx ${CMAKE_SOURCE_DIR}/tests/models/mobile/model.onnx
       ${CMAKE_SOURCE_DIR}/tests/models/seg_det/model.onnx ${CMAKE_SOURCE_DIR}/tests/models/cnn/model.onnx
-      models:${SPARSIFY_CONFORMANCE_DATA}/node)
+      models:${SPARSIFY_CONFORMANCE_DATA}/node ${CMAKE_SOURCE_DIR}/tests/fuzz/crashers/onnx)
     add_test(NAME fuzz_npz COMMAND ${_run} $<TARGET_FILE:fuzz_npz> ${SPARSIFY_FUZZ_SECONDS}
       ${CMAKE_SOURCE_DIR}/tests/fixtures/npz/valid ${CMAKE_SOURCE_DIR}/tests/fixtures/npz/errors
       ${CMAKE_SOURCE_DIR}/tests/models/cnn/data)
     add_test(NAME fuzz_ckpt COMMAND ${_run} $<TARGET_FILE:fuzz_ckpt> ${SPARSIFY_FUZZ_SECONDS} ckpt:$<TARGET_FILE:seed_ckpt>
-      ${CMAKE_SOURCE_DIR}/tests/fuzz/crashers)
+      ${CMAKE_SOURCE_DIR}/tests/fuzz/crashers/ckpt)
     set_tests_properties(fuzz_onnx fuzz_npz fuzz_ckpt PROPERTIES LABELS fuzz TIMEOUT 1200
       ENVIRONMENT "${SPARSIFY_TEST_ENV};OMPI_MCA_ess_singleton_isolated=1")
-    # tests/fuzz/crashers seeds fuzz_ckpt with the file that once made HDF5
-    # itself over-read (docs/hardening.md): it must stay refused.
+    # tests/fuzz/crashers/<harness> holds every input a harness once failed on
+    # (docs/hardening.md); each run replays them first, as seeds.
   endif()
 endif()

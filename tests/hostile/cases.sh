@@ -247,7 +247,7 @@ group_checkpoint() {
     one ckpt_truncated_superblock 9 checkpoint.h5 "${base[@]}" --resume "$WORK/ck6/checkpoint.h5"
     # The file on which fuzz_ckpt found HDF5 reading past a buffer.
     one ckpt_hdf5_overread 9 "superblock version 0" "${base[@]}" \
-        --resume "$SRC/tests/fuzz/crashers/ckpt-hdf5-attr-name-overflow.h5"
+        --resume "$SRC/tests/fuzz/crashers/ckpt/ckpt-hdf5-attr-name-overflow.h5"
     # A directory named checkpoint.h5.
     mkdir -p "$WORK/ck7/checkpoint.h5"
     one ckpt_is_folder 9 checkpoint.h5 "${base[@]}" --resume "$WORK/ck7/checkpoint.h5"

@@ -53,7 +53,20 @@ static inline double sp_load_f64(enum sp_dtype dt, const void *p, int64_t i)
     }
 }
 
-/* Element i of an integer (or bool) buffer as int64 (uint64 wraps). */
+/* Converts a double to int64 without undefined behaviour: NaN -> 0, out of
+ * range saturates. */
+static inline int64_t sp_f64_to_i64(double v)
+{
+    if (v != v)
+        return 0;
+    if (v >= 9223372036854775807.0)
+        return INT64_MAX;
+    if (v <= -9223372036854775808.0)
+        return INT64_MIN;
+    return (int64_t)v;
+}
+
+/* Element i of a buffer as int64 (uint64 wraps; floats saturate, NaN is 0). */
 static inline int64_t sp_load_i64(enum sp_dtype dt, const void *p, int64_t i)
 {
     switch (dt) {
@@ -66,23 +79,10 @@ static inline int64_t sp_load_i64(enum sp_dtype dt, const void *p, int64_t i)
     case SP_DTYPE_UINT32: return ((const uint32_t *)p)[i];
     case SP_DTYPE_INT64: return ((const int64_t *)p)[i];
     case SP_DTYPE_UINT64: return (int64_t)((const uint64_t *)p)[i];
-    case SP_DTYPE_FLOAT: return (int64_t)((const float *)p)[i];
-    case SP_DTYPE_DOUBLE: return (int64_t)((const double *)p)[i];
+    case SP_DTYPE_FLOAT: return sp_f64_to_i64(((const float *)p)[i]);
+    case SP_DTYPE_DOUBLE: return sp_f64_to_i64(((const double *)p)[i]);
     default: return 0;
     }
-}
-
-/* Converts a double to int64 without undefined behaviour: NaN -> 0, out of
- * range saturates. */
-static inline int64_t sp_f64_to_i64(double v)
-{
-    if (v != v)
-        return 0;
-    if (v >= 9223372036854775807.0)
-        return INT64_MAX;
-    if (v <= -9223372036854775808.0)
-        return INT64_MIN;
-    return (int64_t)v;
 }
 
 /* Stores v (truncated toward zero for integers, wrapping to the width) as element i. */

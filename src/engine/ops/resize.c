@@ -203,8 +203,24 @@ static double rs_coord(const struct rs_state *s, const struct rs_axis *a, int64_
     }
 }
 
+/* floor(v) as an output extent; NaN, negative and absurd values are refused
+ * (a cast of those to int64 is undefined). */
+static enum sp_status rs_extent(struct sp_node *n, double v, int64_t *out, struct sp_error *err)
+{
+    if (!(v >= 0) || v > 4e18)
+        return sp_node_error(n, err, SP_ERR_FORMAT, "output extent %g is out of range", v);
+    *out = (int64_t)floor(v);
+    return SP_OK;
+}
+
 static int64_t rs_round(const struct rs_state *s, double x, double scale)
 {
+    /* A hostile roi can put x anywhere (or at NaN); callers clamp the index
+     * to the input, so only the conversion must stay defined. */
+    if (!(x > -1e15))
+        x = -1e15;
+    else if (x > 1e15)
+        x = 1e15;
     double f = floor(x);
     switch (s->nearest) {
     case NR_ROUND_PREFER_FLOOR: return (x - f == 0.5) ? (int64_t)f : (int64_t)floor(x + 0.5);
@@ -321,7 +337,8 @@ static enum sp_status rs_prepare(struct sp_node *n, struct sp_error *err)
             if (!(sc[i] > 0) || !isfinite(sc[i]) || (s->upsample && sc[i] < 1))
                 return sp_node_error(n, err, SP_ERR_FORMAT, "scales[%d] = %g is invalid", i, sc[i]);
             scale[i] = sc[i];
-            out[i] = (int64_t)floor((double)x->dims[i] * sc[i]);
+            if ((st = rs_extent(n, (double)x->dims[i] * sc[i], &out[i], err)))
+                return st;
             len[i] = (double)x->dims[i] * sc[i];
         }
     } else {
@@ -385,7 +402,9 @@ static enum sp_status rs_prepare(struct sp_node *n, struct sp_error *err)
                     return sp_node_error(n, err, SP_ERR_FORMAT, "scales[%d] = %g is invalid", i, sc[i]);
                 int64_t a = axes[i];
                 scale[a] = sc[i];
-                out[a] = (int64_t)floor((double)x->dims[a] * (s->ax[a].roi_end - s->ax[a].roi_start) * sc[i]);
+                if ((st = rs_extent(n, (double)x->dims[a] * (s->ax[a].roi_end - s->ax[a].roi_start) * sc[i],
+                                    &out[a], err)))
+                    return st;
                 len[a] = (double)x->dims[a] * sc[i];
             }
         } else {
@@ -412,7 +431,8 @@ static enum sp_status rs_prepare(struct sp_node *n, struct sp_error *err)
                 for (int i = 0; i < na; i++) {
                     int64_t a = axes[i];
                     scale[a] = common;
-                    out[a] = (int64_t)floor(common * (double)x->dims[a] + 0.5);
+                    if ((st = rs_extent(n, common * (double)x->dims[a] + 0.5, &out[a], err)))
+                        return st;
                     len[a] = (double)out[a];
                 }
         }
