@@ -28,7 +28,7 @@ export OMPI_MCA_rmaps_base_oversubscribe = 1
 ASAN_BUILD_DIR ?= build-asan
 FUZZ_BUILD_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 20
-# CI passes -LE fuzz_hdf5: see docs/hardening.md (HDF5's own over-read).
+# Extra ctest flags for make fuzz, e.g. -R fuzz_onnx to run one harness.
 FUZZ_CTEST_FLAGS ?=
 
 .PHONY: all deps build test demo install bench clean test-sanitize test-valgrind fuzz
