@@ -18,7 +18,7 @@
 /* Inputs beyond these sizes are not built: the run is for kernels' edge
  * cases, not for throughput (libFuzzer's -rss_limit_mb and -timeout apply). */
 #define MAX_INPUT_ELEMS (1 << 16)
-#define MAX_ARENA_BYTES ((size_t)256 << 20)
+#define MAX_ARENA_BYTES ((size_t)32 << 20)
 
 /* SPARSIFY_FUZZ_VERBOSE=1 prints how far each input got, for triage and for
  * checking that seeds reach the kernels: FUZZER -runs=1 FILE. */
@@ -78,6 +78,8 @@ static void run_once(struct sp_engine *e, const struct sp_model *m)
     struct sp_error err = {0};
     enum sp_status st = built == n ? sp_engine_prepare(e, in, &err) : SP_ERR_USAGE;
     note("prepare", st, &err);
+    if (!st && getenv("SPARSIFY_FUZZ_VERBOSE"))
+        fprintf(stderr, "fuzz_onnx: arena %zu bytes\n", sp_engine_arena_bytes(e));
     if (!st && sp_engine_arena_bytes(e) <= MAX_ARENA_BYTES) {
         int n_out = sp_model_num_outputs(m);
         struct sp_tensor *out = calloc(n_out > 0 ? (size_t)n_out : 1, sizeof *out);
