@@ -7,7 +7,7 @@
 # reports are suppressed with the file Debian ships plus
 # valgrind-openmpi.supp (its start-up leaks; deep stacks so they match).
 set -u
-BUILD=${1:?build dir}
+BUILD=$(cd "${1:?build dir}" && pwd) || exit 1 # absolute: each program runs from its own folder
 FILTER=${2:-.}
 SUPP=/usr/share/openmpi/openmpi-valgrind.supp
 HERE=$(cd "$(dirname "$0")" && pwd)
