@@ -267,14 +267,29 @@ struct image_sink {
     int closed; /* the driver handed the buffer over at H5Fclose */
 };
 
+/* H5Fcreate opens and closes the file once before the real open: a buffer
+ * handed over at an earlier close is dropped when a new one starts. */
+static void sink_restart(struct image_sink *s)
+{
+    if (s->closed) {
+        free(s->buf);
+        s->buf = NULL;
+        s->size = 0;
+        s->closed = 0;
+    }
+}
+
 static void *sink_malloc(size_t size, H5FD_file_image_op_t op, void *udata)
 {
     struct image_sink *s = udata;
     (void)op;
-    free(s->buf);
-    s->buf = malloc(size);
-    s->size = s->buf ? size : 0;
-    return s->buf;
+    sink_restart(s);
+    unsigned char *p = malloc(size);
+    if (p) {
+        s->buf = p;
+        s->size = size;
+    }
+    return p;
 }
 
 static void *sink_memcpy(void *dest, const void *src, size_t size, H5FD_file_image_op_t op, void *udata)
@@ -288,6 +303,8 @@ static void *sink_realloc(void *ptr, size_t size, H5FD_file_image_op_t op, void 
 {
     struct image_sink *s = udata;
     (void)op;
+    if (!ptr)
+        sink_restart(s);
     unsigned char *p = realloc(ptr, size);
     if (p) {
         s->buf = p;
