@@ -203,9 +203,10 @@ static enum sp_status reshape_prepare(struct sp_node *n, struct sp_error *err)
         }
         if (shape[i] < 0)
             return sp_node_error(n, err, SP_ERR_FORMAT, "shape[%d] = %lld is invalid", i, (long long)shape[i]);
-        known *= shape[i];
-        if (known > ((int64_t)1 << 50))
+        /* Checked before multiplying: the product itself may overflow. */
+        if (shape[i] > 0 && known > ((int64_t)1 << 50) / shape[i])
             return sp_node_error(n, err, SP_ERR_FORMAT, "shape is too large");
+        known *= shape[i];
     }
     char b1[160], b2[160];
     if (infer >= 0) {
