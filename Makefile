@@ -28,6 +28,9 @@ export OMPI_MCA_rmaps_base_oversubscribe = 1
 ASAN_BUILD_DIR ?= build-asan
 FUZZ_BUILD_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 20
+# FUZZ_RUNS=N (with FUZZ_SEED, default 1): N inputs per harness, reproducibly.
+FUZZ_RUNS ?=
+FUZZ_SEED ?=
 # Extra ctest flags for make fuzz, e.g. -R fuzz_onnx to run one harness.
 FUZZ_CTEST_FLAGS ?=
 
@@ -85,7 +88,7 @@ fuzz: deps
 	CC=clang-14 CXX=clang++-14 cmake -S . -B $(FUZZ_BUILD_DIR) -DCMAKE_BUILD_TYPE=Release -DSPARSIFY_FUZZ=ON \
 	  -DSPARSIFY_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CMAKE_FLAGS)
 	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) --target fuzz_onnx fuzz_npz fuzz_ckpt seed_ckpt
-	cd $(FUZZ_BUILD_DIR) && ctest --output-on-failure -L fuzz $(FUZZ_CTEST_FLAGS)
+	cd $(FUZZ_BUILD_DIR) && FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_SEED=$(FUZZ_SEED) ctest --output-on-failure -L fuzz $(FUZZ_CTEST_FLAGS)
 
 # Level 0.5: about 51% sparsity plus INT8; one-shot prints the fidelity summary
 # (dense vs compressed on the held-out samples), then eval scores both models

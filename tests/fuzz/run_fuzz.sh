@@ -32,7 +32,16 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}:allocator_may_return_null=1:
 # as leaks (not reproducible on the input alone): suppressed like Open MPI's.
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$(cd "$(dirname "$0")/.." && pwd)/sanitize/lsan.supp}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-"$FUZZER" "$OUT/corpus" "$OUT/seeds" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=4096 -max_len=1048576 \
+# FUZZ_RUNS=N FUZZ_SEED=S: exactly N inputs from a fixed seed instead of
+# SECONDS of time: the same commit then always fuzzes the same inputs, so a
+# CI gate passes or fails reproducibly (longer, open-ended runs find the rest).
+if [ -n "${FUZZ_RUNS:-}" ]; then
+    budget=(-runs="$FUZZ_RUNS" -seed="${FUZZ_SEED:-1}")
+else
+    budget=(-max_total_time="$SECS")
+    [ -n "${FUZZ_SEED:-}" ] && budget+=(-seed="$FUZZ_SEED")
+fi
+"$FUZZER" "$OUT/corpus" "$OUT/seeds" "${budget[@]}" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=4096 -max_len=1048576 \
     -artifact_prefix="$OUT/artifacts/" -print_final_stats=1 2>"$OUT/log.txt"
 rc=$?
 grep -E "^(#[0-9]+ *DONE|stat::number_of_executed_units|stat::peak_rss|INFO: seed corpus|.*cov: )" "$OUT/log.txt" | tail -4

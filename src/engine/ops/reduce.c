@@ -355,9 +355,13 @@ static enum sp_status red_run(struct sp_node *n, void *scratch, struct sp_error 
         return SP_OK;
     }
     if (s->identity) {
-        memcpy(y->data, x->data, sp_tensor_nbytes(x));
+        if (sp_tensor_nbytes(x))
+            memcpy(y->data, x->data, sp_tensor_nbytes(x));
         return SP_OK;
     }
+    /* An empty output has nothing to compute, and no scratch to point into. */
+    if (s->out_numel == 0)
+        return SP_OK;
     int64_t ni = sp_tensor_numel(x);
     /* Scratch: two accumulator arrays of out_numel 8-byte values. */
     void *acc = scratch, *m = (char *)scratch + (size_t)s->out_numel * 8;
