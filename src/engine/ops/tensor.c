@@ -16,6 +16,7 @@
 #include "engine/attr.h"
 #include "engine/op.h"
 #include "engine/ops/datamove.h"
+#include "engine/ops/ew_types.h"
 #include "onnx/model_internal.h"
 
 /* ---- shared helpers ------------------------------------------------------ */
@@ -124,23 +125,12 @@ static struct num load_num(const char *p, enum sp_dtype t)
 /*
  * Float to integer truncates toward zero (the spec's rule); values outside the
  * integer range are undefined in ONNX, here they saturate, and NaN gives 0, so
- * no input triggers C's undefined conversion.
+ * no input triggers C's undefined conversion (sp_f64_to_i64).
  */
-static int64_t f_to_i64(double f)
-{
-    if (f != f)
-        return 0;
-    if (f >= 9223372036854775807.0)
-        return INT64_MAX;
-    if (f <= -9223372036854775808.0)
-        return INT64_MIN;
-    return (int64_t)f;
-}
-
 static void store_num(char *p, enum sp_dtype t, struct num v)
 {
     double f = v.is_f ? v.f : v.big ? (double)v.u : (double)v.i;
-    int64_t i = v.is_f ? f_to_i64(v.f) : v.i;
+    int64_t i = v.is_f ? sp_f64_to_i64(v.f) : v.i;
     switch (t) {
     case SP_DTYPE_FLOAT: { float x = (float)f; memcpy(p, &x, 4); break; }
     case SP_DTYPE_DOUBLE: memcpy(p, &f, 8); break;
